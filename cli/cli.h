@@ -1,0 +1,65 @@
+/* The strata command line: shared state and helpers for the commands. */
+#ifndef ST_CLI_H
+#define ST_CLI_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "strata.h"
+
+enum { EXIT_OK = 0, EXIT_ERR = 1, EXIT_USAGE = 2 };
+
+struct cli {
+	const char *root;
+	const char *driver;
+	struct st_kvlist storage_opt;
+	struct st_store *store; /* opened on first use */
+	const char *prog;       /* "strata driver create": for messages */
+};
+
+struct cli_cmd {
+	const char *name;
+	int (*run)(struct cli *c, int argc, char **argv);
+	const char *summary;
+	const char *usage; /* options text after the synopsis line */
+};
+
+/* Print "strata: error: ..." and return EXIT_ERR. */
+int cli_fail(const struct st_error *err);
+int cli_failf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message + "See 'strata CMD --help'", returns EXIT_USAGE. */
+int cli_usage(struct cli *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Parse options with getopt_long; --help prints the command's usage.
+ * Returns the option character, -1 at the end, or 'h' after printing help
+ * (the caller returns EXIT_OK), '?' on a bad option (caller returns
+ * EXIT_USAGE). */
+void cli_opts_begin(void);
+int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *longopts);
+void cli_print_help(struct cli *c);
+
+int cli_store(struct cli *c, struct st_store **s);
+
+/* Dispatch to a subcommand table (for groups like `strata driver`). */
+int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds, int argc, char **argv);
+
+/* Simple aligned tables, Docker style (3 spaces between columns). */
+struct cli_table {
+	char **cells;
+	size_t ncols, nrows;
+};
+void cli_table_init(struct cli_table *t, size_t ncols);
+void cli_table_row(struct cli_table *t, ...); /* ncols strings */
+void cli_table_print(struct cli_table *t, FILE *f);
+
+/* Reader/writer on stdio fds. */
+int cli_open_input(const char *path, int *fd);
+
+/* Command groups and top-level commands, one file each. */
+extern const struct cli_cmd cli_driver_cmds[];
+extern const struct cli_cmd cli_layer_cmds[];
+int cmd_info(struct cli *c, int argc, char **argv);
+int cmd_driver(struct cli *c, int argc, char **argv);
+int cmd_layer(struct cli *c, int argc, char **argv);
+
+#endif

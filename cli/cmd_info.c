@@ -1,0 +1,85 @@
+/* strata info: the driver in use, the store, and every driver's support. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+
+int cmd_info(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	bool json = false;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
+			return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
+		json = strcmp(optarg, "json") == 0;
+	}
+	if (optind != argc)
+		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_driver *d = st_store_driver(s);
+	struct st_kvlist status = {0};
+	st_drv_status(d, &status);
+
+	json_object *root = json_object_new_object();
+	json_object_object_add(root, "Driver", json_object_new_string(d->ops->name));
+	json_object_object_add(root, "Root", json_object_new_string(st_store_root(s)));
+	json_object *ds = json_object_new_array();
+	for (size_t i = 0; i < status.n; i++) {
+		json_object *pair = json_object_new_array();
+		json_object_array_add(pair, json_object_new_string(status.v[i].key));
+		json_object_array_add(pair, json_object_new_string(status.v[i].value));
+		json_object_array_add(ds, pair);
+	}
+	json_object_object_add(root, "DriverStatus", ds);
+	json_object *sup = json_object_new_object();
+	size_t n;
+	const struct st_driver_ops *const *reg = st_driver_registry(&n);
+	for (size_t i = 0; i < n; i++) {
+		json_object *e = json_object_new_object();
+		char reason[512] = "";
+		bool ok = true;
+		if (strcmp(reg[i]->name, d->ops->name) != 0) {
+			char home[PATH_MAX];
+			snprintf(home, sizeof(home), "%s/%s", st_store_root(s), reg[i]->name);
+			ok = st_driver_probe(reg[i]->name, home, reason, sizeof(reason)) == 0;
+		}
+		json_object_object_add(e, "Supported", json_object_new_boolean(ok));
+		if (!ok)
+			json_object_object_add(e, "Reason", json_object_new_string(reason));
+		json_object_object_add(sup, reg[i]->name, e);
+	}
+	json_object_object_add(root, "Drivers", sup);
+
+	if (json) {
+		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+									    JSON_C_TO_STRING_NOSLASHESCAPE));
+	} else {
+		printf("Storage Driver: %s\n", d->ops->name);
+		for (size_t i = 0; i < status.n; i++)
+			printf(" %s: %s\n", status.v[i].key, status.v[i].value);
+		printf("Root Dir: %s\n", st_store_root(s));
+		printf("Drivers:\n");
+		json_object_object_foreach(sup, name, e)
+		{
+			json_object *ok, *why;
+			json_object_object_get_ex(e, "Supported", &ok);
+			if (json_object_get_boolean(ok))
+				printf(" %s: supported%s\n", name, strcmp(name, d->ops->name) == 0 ? " (in use)" : "");
+			else if (json_object_object_get_ex(e, "Reason", &why))
+				printf(" %s: not supported: %s\n", name, json_object_get_string(why));
+		}
+	}
+	json_object_put(root);
+	st_kvlist_free(&status);
+	return EXIT_OK;
+}

@@ -1,0 +1,260 @@
+/* strata [--root DIR] [--storage-driver NAME] [--storage-opt K=V]... COMMAND */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const struct cli_cmd *current;
+
+int cli_fail(const struct st_error *err)
+{
+	fprintf(stderr, "strata: error: %s\n", err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO));
+	return EXIT_ERR;
+}
+
+int cli_failf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("strata: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return EXIT_ERR;
+}
+
+int cli_usage(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("strata: error: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	fprintf(stderr, "See '%s --help'.\n", c->prog);
+	return EXIT_USAGE;
+}
+
+void cli_print_help(struct cli *c)
+{
+	if (current) {
+		printf("Usage:  %s %s\n", c->prog, current->usage ? current->usage : "");
+		if (current->summary)
+			printf("\n%s\n", current->summary);
+	}
+}
+
+void cli_opts_begin(void)
+{
+	optind = 0; /* full reinitialisation of getopt */
+	opterr = 0;
+}
+
+int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	static const struct option help_only[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	char so[128];
+	snprintf(so, sizeof(so), "+:%sh", shortopts ? shortopts : "");
+	int o = getopt_long(argc, argv, so, longopts ? longopts : help_only, NULL);
+	if (o == 'h') {
+		cli_print_help(c);
+	} else if (o == '?') {
+		if (optopt)
+			cli_usage(c, "unknown option -%c", optopt);
+		else
+			cli_usage(c, "unknown option %s", argv[optind - 1]);
+	} else if (o == ':') {
+		cli_usage(c, "option %s needs a value", argv[optind - 1]);
+		o = '?';
+	}
+	return o;
+}
+
+int cli_store(struct cli *c, struct st_store **s)
+{
+	if (!c->store) {
+		struct st_error err = {0};
+		struct st_store_config cfg = {.root = c->root, .driver = c->driver, .storage_opt = &c->storage_opt};
+		if (st_store_open(&cfg, &c->store, &err) < 0)
+			return cli_fail(&err);
+	}
+	*s = c->store;
+	return 0;
+}
+
+int cli_open_input(const char *path, int *fd)
+{
+	if (!path || strcmp(path, "-") == 0) {
+		*fd = dup(STDIN_FILENO);
+		return 0;
+	}
+	*fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (*fd < 0)
+		return cli_failf("open \"%s\": %s", path, strerror(errno));
+	return 0;
+}
+
+/* ------------------------------------------------------------- tables */
+
+void cli_table_init(struct cli_table *t, size_t ncols)
+{
+	t->cells = NULL;
+	t->ncols = ncols;
+	t->nrows = 0;
+}
+
+void cli_table_row(struct cli_table *t, ...)
+{
+	char **nc = realloc(t->cells, (t->nrows + 1) * t->ncols * sizeof(char *));
+	if (!nc)
+		return;
+	t->cells = nc;
+	va_list ap;
+	va_start(ap, t);
+	for (size_t i = 0; i < t->ncols; i++) {
+		const char *s = va_arg(ap, const char *);
+		nc[t->nrows * t->ncols + i] = strdup(s ? s : "");
+	}
+	va_end(ap);
+	t->nrows++;
+}
+
+void cli_table_print(struct cli_table *t, FILE *f)
+{
+	size_t w[32] = {0};
+	for (size_t r = 0; r < t->nrows; r++)
+		for (size_t i = 0; i < t->ncols && i < 32; i++) {
+			size_t l = strlen(t->cells[r * t->ncols + i]);
+			if (l > w[i])
+				w[i] = l;
+		}
+	for (size_t r = 0; r < t->nrows; r++) {
+		for (size_t i = 0; i < t->ncols; i++) {
+			const char *s = t->cells[r * t->ncols + i];
+			if (i + 1 < t->ncols)
+				fprintf(f, "%-*s   ", (int)w[i], s);
+			else
+				fprintf(f, "%s", s);
+		}
+		fputc('\n', f);
+	}
+	for (size_t i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+/* ----------------------------------------------------------- dispatch */
+
+static const struct cli_cmd top_cmds[] = {
+	{"info", cmd_info, "Show the storage driver, the store and which drivers work here",
+	 "info [--format json]\n\nOptions:\n      --format string   table (default) or json\n"},
+	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
+	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
+	{0, 0, 0, 0},
+};
+
+static void print_cmds(const struct cli_cmd *cmds, FILE *f)
+{
+	for (const struct cli_cmd *k = cmds; k->name; k++)
+		fprintf(f, "  %-12s %s\n", k->name, k->summary);
+}
+
+static void top_help(FILE *f)
+{
+	fprintf(f, "Usage:  strata [OPTIONS] COMMAND\n\n"
+		   "Container image storage: layers, storage drivers, images, containers, volumes\n\n"
+		   "Options:\n"
+		   "      --root string             Store root (default /var/lib/strata, env STRATA_ROOT)\n"
+		   "  -s, --storage-driver string   Storage driver (env STRATA_STORAGE_DRIVER)\n"
+		   "      --storage-opt key=value   Storage driver option (repeatable)\n"
+		   "  -v, --version                 Print the version\n\n"
+		   "Commands:\n");
+	print_cmds(top_cmds, f);
+	fprintf(f, "\nRun 'strata COMMAND --help' for more information on a command.\n");
+}
+
+int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds, int argc, char **argv)
+{
+	char prog[256];
+	if (argc < 1 || strcmp(argv[0], "--help") == 0 || strcmp(argv[0], "-h") == 0 ||
+	    strcmp(argv[0], "help") == 0) {
+		FILE *f = argc < 1 ? stderr : stdout;
+		fprintf(f, "Usage:  %s COMMAND\n\nCommands:\n", c->prog);
+		print_cmds(cmds, f);
+		fprintf(f, "\nRun '%s COMMAND --help' for more information on a command.\n", c->prog);
+		return argc < 1 ? EXIT_USAGE : EXIT_OK;
+	}
+	for (const struct cli_cmd *k = cmds; k->name; k++) {
+		if (strcmp(k->name, argv[0]) != 0)
+			continue;
+		snprintf(prog, sizeof(prog), "%s%s%s", group ? group : "strata", " ", k->name);
+		c->prog = prog;
+		current = k;
+		cli_opts_begin();
+		return k->run(c, argc, argv);
+	}
+	fprintf(stderr, "strata: error: unknown command \"%s\" for \"%s\"\nSee '%s --help'.\n", argv[0],
+		group ? group : "strata", group ? group : "strata");
+	return EXIT_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {0};
+	c.root = getenv("STRATA_ROOT");
+	c.driver = getenv("STRATA_STORAGE_DRIVER");
+	c.prog = "strata";
+	static const struct option opts[] = {
+		{"root", required_argument, 0, 'r'},
+		{"storage-driver", required_argument, 0, 's'},
+		{"storage-opt", required_argument, 0, 'o'},
+		{"version", no_argument, 0, 'v'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	cli_opts_begin();
+	int o;
+	while ((o = getopt_long(argc, argv, "+:s:vh", opts, NULL)) != -1) {
+		struct st_error err = {0};
+		switch (o) {
+		case 'r':
+			c.root = optarg;
+			break;
+		case 's':
+			c.driver = optarg;
+			break;
+		case 'o':
+			if (st_kvlist_parse(&c.storage_opt, optarg, &err) < 0) {
+				fprintf(stderr, "strata: error: %s\nSee 'strata --help'.\n", err.msg);
+				return EXIT_USAGE;
+			}
+			break;
+		case 'v':
+			printf("strata version %s\n", STRATA_VERSION);
+			return EXIT_OK;
+		case 'h':
+			top_help(stdout);
+			return EXIT_OK;
+		case ':':
+			fprintf(stderr, "strata: error: option %s needs a value\nSee 'strata --help'.\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		default:
+			fprintf(stderr, "strata: error: unknown option %s\nSee 'strata --help'.\n", argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		top_help(stderr);
+		return EXIT_USAGE;
+	}
+	int r = cli_dispatch(&c, NULL, top_cmds, argc - optind, argv + optind);
+	st_store_close(c.store);
+	st_kvlist_free(&c.storage_opt);
+	return r;
+}

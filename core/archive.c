@@ -1,0 +1,789 @@
+/* Applying layer tars: libarchive parses, we create every entry through
+ * directory fds resolved beneath the layer root, and keep a journal so that
+ * a failed apply leaves the directory as it was. */
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "layertar.h"
+#include "fs.h"
+#include "hashmap.h"
+#include "util.h"
+
+#define TAR_IN_BUF (256 * 1024)
+
+/* ------------------------------------------------------------ tar input */
+
+static la_ssize_t src_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct st_tar_in *in = ctx;
+	static __thread unsigned char sbuf[TAR_IN_BUF];
+	ssize_t n;
+	do
+		n = in->src->read(in->src->ctx, sbuf, sizeof(sbuf));
+	while (n == -EINTR);
+	if (n < 0) {
+		in->error = (int)n;
+		archive_set_error(a, (int)-n, "read layer: %s", strerror((int)-n));
+		return -1;
+	}
+	*buf = sbuf;
+	return n;
+}
+
+int st_tar_in_init(struct st_tar_in *in, struct st_reader *src, struct st_error *err)
+{
+	memset(in, 0, sizeof(*in));
+	in->src = src;
+	in->buflen = TAR_IN_BUF;
+	in->buf = malloc(in->buflen);
+	if (!in->buf || st_sha256_init(&in->h) < 0) {
+		free(in->buf);
+		return st_error_set(err, ENOMEM, "layer input");
+	}
+	struct archive *d = archive_read_new();
+	if (!d) {
+		st_tar_in_free(in);
+		return st_error_set(err, ENOMEM, "layer input");
+	}
+	archive_read_support_filter_all(d);
+	archive_read_support_format_raw(d);
+	in->decomp = d;
+	if (archive_read_open(d, in, NULL, src_read, NULL) != ARCHIVE_OK) {
+		if (in->error == 0 && archive_errno(d) == 0) {
+			/* empty input: an empty stream */
+			in->decomp_eof = true;
+			return 0;
+		}
+		int r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer input: %s",
+				      archive_error_string(d));
+		st_tar_in_free(in);
+		return r;
+	}
+	struct archive_entry *e;
+	int r = archive_read_next_header(d, &e);
+	if (r == ARCHIVE_EOF) {
+		in->decomp_eof = true;
+	} else if (r < ARCHIVE_WARN) {
+		r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer input: %s",
+				  archive_error_string(d));
+		st_tar_in_free(in);
+		return r;
+	}
+	return 0;
+}
+
+/* Uncompressed bytes: hashed and shown to the tar-split recorder. */
+static ssize_t tar_in_pull(struct st_tar_in *in, struct st_error *err)
+{
+	if (in->decomp_eof)
+		return 0;
+	la_ssize_t n = archive_read_data(in->decomp, in->buf, in->buflen);
+	if (n < 0) {
+		int e = in->error ? -in->error : EIO;
+		snprintf(in->errmsg, sizeof(in->errmsg), "%s", archive_error_string(in->decomp));
+		return st_error_fail(err, e, "layer input: %s", in->errmsg);
+	}
+	if (n == 0) {
+		in->decomp_eof = true;
+		return 0;
+	}
+	st_sha256_update(&in->h, in->buf, (size_t)n);
+	if (in->ts)
+		st_tarsplit_bytes(in->ts, in->pos, in->buf, (size_t)n);
+	in->pos += n;
+	return n;
+}
+
+static la_ssize_t tar_read(struct archive *a, void *ctx, const void **buf)
+{
+	struct st_tar_in *in = ctx;
+	struct st_error e;
+	ssize_t n = tar_in_pull(in, &e);
+	if (n < 0) {
+		archive_set_error(a, e.code, "%s", e.msg);
+		return -1;
+	}
+	*buf = in->buf;
+	return n;
+}
+
+int st_tar_in_finish(struct st_tar_in *in, struct st_error *err)
+{
+	ssize_t n;
+	while ((n = tar_in_pull(in, err)) > 0)
+		;
+	if (n < 0)
+		return (int)n;
+	if (in->ts && st_tarsplit_end(in->ts, in->pos) < 0)
+		return st_error_set(err, ENOMEM, "record layer tar");
+	st_sha256_final(&in->h, in->diff_id);
+	return 0;
+}
+
+void st_tar_in_free(struct st_tar_in *in)
+{
+	if (in->decomp)
+		archive_read_free(in->decomp);
+	in->decomp = NULL;
+	st_sha256_abort(&in->h);
+	free(in->buf);
+	in->buf = NULL;
+}
+
+/* ---------------------------------------------------------------- apply */
+
+enum jkind { J_CREATED, J_MOVED, J_META };
+
+struct jent {
+	enum jkind kind;
+	char *path;
+	char *backup;       /* J_MOVED: name in the scratch directory */
+	struct stat st;     /* J_META: what to restore */
+	struct st_xattrs x;
+};
+
+struct dirtime {
+	char *path;
+	struct timespec ts[2];
+};
+
+struct applier {
+	int root;
+	const struct st_apply_opts *o;
+	struct st_error *err;
+	struct st_tar_in *in;
+	struct archive *a;
+	struct st_hashmap created; /* paths this apply made (value 1) */
+	struct jent *j;
+	size_t nj, capj;
+	struct dirtime *dt;
+	size_t ndt, capdt;
+	char scratch[64];
+	int scratch_fd;
+	unsigned nbackup;
+	char parent_path[PATH_MAX];
+	int parent_fd;
+	int64_t size;
+};
+
+static int journal(struct applier *ap, enum jkind kind, const char *path, const char *backup,
+		   int dirfd, const char *name)
+{
+	if (ap->nj == ap->capj) {
+		size_t nc = ap->capj ? ap->capj * 2 : 64;
+		struct jent *nj = realloc(ap->j, nc * sizeof(*nj));
+		if (!nj)
+			return st_error_set(ap->err, ENOMEM, "apply");
+		ap->j = nj;
+		ap->capj = nc;
+	}
+	struct jent *je = &ap->j[ap->nj];
+	memset(je, 0, sizeof(*je));
+	je->kind = kind;
+	je->path = strdup(path);
+	je->backup = backup ? strdup(backup) : NULL;
+	if (!je->path || (backup && !je->backup)) {
+		free(je->path);
+		free(je->backup);
+		return st_error_set(ap->err, ENOMEM, "apply");
+	}
+	if (kind == J_META) {
+		if (fstatat(dirfd, name, &je->st, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH)) < 0) {
+			free(je->path);
+			return st_error_set(ap->err, errno, "stat \"%s\"", path);
+		}
+		st_xattrs_read(dirfd, name, &je->x);
+	}
+	ap->nj++;
+	return 0;
+}
+
+static bool is_created(struct applier *ap, const char *path)
+{
+	return st_hashmap_get(&ap->created, path) != NULL;
+}
+
+static int mark_created(struct applier *ap, const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		parent[0] = '\0';
+	/* everything under a created directory goes when it goes */
+	if (!parent[0] || !is_created(ap, parent)) {
+		int r = journal(ap, J_CREATED, path, NULL, -1, NULL);
+		if (r < 0)
+			return r;
+	}
+	if (st_hashmap_put(&ap->created, path, (void *)1) < 0)
+		return st_error_set(ap->err, ENOMEM, "apply");
+	return 0;
+}
+
+/* Move an existing entry out of the way (into scratch, for rollback). */
+static int displace(struct applier *ap, int pfd, const char *base, const char *path)
+{
+	struct stat st;
+	/* the cached parent may be what moves */
+	ap->parent_path[0] = '\0';
+	if (ap->parent_fd >= 0 && ap->parent_fd != pfd) {
+		close(ap->parent_fd);
+		ap->parent_fd = -1;
+	}
+	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : st_error_set(ap->err, errno, "stat \"%s\"", path);
+	if (is_created(ap, path)) {
+		st_hashmap_put(&ap->created, path, NULL);
+		return st_rm_rf_at(pfd, base, ap->err);
+	}
+	if (ap->scratch_fd < 0) {
+		char rnd[17];
+		st_random_hex(rnd, 8);
+		snprintf(ap->scratch, sizeof(ap->scratch), ".strata-apply-%s", rnd);
+		if (mkdirat(ap->root, ap->scratch, 0700) < 0)
+			return st_error_set(ap->err, errno, "create apply scratch directory");
+		ap->scratch_fd = st_open_nofollow(ap->root, ap->scratch, O_RDONLY | O_DIRECTORY, 0);
+		if (ap->scratch_fd < 0)
+			return st_error_set(ap->err, -ap->scratch_fd, "open apply scratch directory");
+	}
+	char bname[32];
+	snprintf(bname, sizeof(bname), "%u", ap->nbackup++);
+	if (renameat(pfd, base, ap->scratch_fd, bname) < 0)
+		return st_error_set(ap->err, errno, "move aside \"%s\"", path);
+	return journal(ap, J_MOVED, path, bname, -1, NULL);
+}
+
+static void rollback(struct applier *ap)
+{
+	struct st_error ignore;
+	for (size_t i = ap->nj; i > 0; i--) {
+		struct jent *je = &ap->j[i - 1];
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", je->path);
+		char *slash = strrchr(parent, '/');
+		const char *base = slash ? slash + 1 : parent;
+		if (slash)
+			*slash = '\0';
+		else
+			parent[0] = '\0';
+		_cleanup_close_ int pfd = parent[0] ? st_open_nofollow(ap->root, parent, O_RDONLY | O_DIRECTORY, 0)
+						    : dup(ap->root);
+		if (pfd < 0)
+			continue;
+		const char *name = slash ? base : je->path;
+		switch (je->kind) {
+		case J_CREATED:
+			st_rm_rf_at(pfd, name, &ignore);
+			break;
+		case J_MOVED:
+			st_rm_rf_at(pfd, name, &ignore);
+			renameat(ap->scratch_fd, je->backup, pfd, name);
+			break;
+		case J_META: {
+			struct st_xattrs now = {0};
+			char p[PATH_MAX];
+			st_fd_path(p, sizeof(p), pfd, name);
+			st_xattrs_read(pfd, name, &now);
+			for (size_t k = 0; k < now.n; k++)
+				lremovexattr(p, now.v[k].name);
+			st_xattrs_free(&now);
+			st_set_metadata(pfd, name, *name ? -1 : pfd, &je->st, &je->x, &ignore);
+			break;
+		}
+		}
+	}
+}
+
+static void applier_free(struct applier *ap)
+{
+	for (size_t i = 0; i < ap->nj; i++) {
+		free(ap->j[i].path);
+		free(ap->j[i].backup);
+		st_xattrs_free(&ap->j[i].x);
+	}
+	free(ap->j);
+	for (size_t i = 0; i < ap->ndt; i++)
+		free(ap->dt[i].path);
+	free(ap->dt);
+	st_hashmap_free(&ap->created);
+	if (ap->parent_fd >= 0)
+		close(ap->parent_fd);
+	if (ap->scratch_fd >= 0) {
+		struct st_error ignore;
+		close(ap->scratch_fd);
+		st_rm_rf_at(ap->root, ap->scratch, &ignore);
+	}
+}
+
+/* "./a//b/" -> "a/b"; rejects absolute names, "..", and whiteout names used
+ * as directories. "" is the root itself. */
+static int clean_name(struct applier *ap, const char *raw, char *out, size_t len, const char *what)
+{
+	if (!raw)
+		return st_error_fail(ap->err, EINVAL, "layer entry without a %s", what);
+	if (raw[0] == '/')
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": absolute %s not allowed", raw, what);
+	size_t o = 0;
+	const char *p = raw;
+	while (*p) {
+		while (*p == '/')
+			p++;
+		const char *end = strchrnul(p, '/');
+		size_t cl = (size_t)(end - p);
+		if (cl == 0)
+			break;
+		if (cl == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (cl == 2 && p[0] == '.' && p[1] == '.')
+			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": \"..\" in %s not allowed", raw, what);
+		if (*end == '/' && end[1] && strncmp(p, ST_WH_PREFIX, 4) == 0)
+			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": whiteout name used as a directory", raw);
+		if (o + cl + 2 > len)
+			return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%.200s...\": name too long", raw);
+		if (o)
+			out[o++] = '/';
+		memcpy(out + o, p, cl);
+		o += cl;
+		p = end;
+	}
+	out[o] = '\0';
+	if (ap->scratch_fd >= 0 && strncmp(out, ap->scratch, strlen(ap->scratch)) == 0)
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": reserved name", raw);
+	return 0;
+}
+
+static int escape_error(struct applier *ap, int r, const char *path)
+{
+	if (r == -EXDEV || r == -ELOOP)
+		return st_error_fail(ap->err, EXDEV,
+				     "layer entry \"%s\": its parent leads outside the layer root through a symlink",
+				     path);
+	return st_error_set(ap->err, -r, "layer entry \"%s\": open parent directory", path);
+}
+
+/* The parent directory of an entry, created (0755) when missing. */
+static int open_parent(struct applier *ap, const char *parent, const char *path)
+{
+	if (!parent[0])
+		return ap->root;
+	if (ap->parent_fd >= 0 && strcmp(ap->parent_path, parent) == 0)
+		return ap->parent_fd;
+	if (ap->parent_fd >= 0)
+		close(ap->parent_fd);
+	ap->parent_fd = -1;
+	int fd = st_open_beneath(ap->root, parent, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -ENOENT) {
+		char sub[PATH_MAX];
+		size_t plen = strlen(parent);
+		for (size_t i = 0; i <= plen; i++) {
+			if (parent[i] != '/' && parent[i] != '\0')
+				continue;
+			memcpy(sub, parent, i);
+			sub[i] = '\0';
+			int t = st_open_beneath(ap->root, sub, O_RDONLY | O_DIRECTORY, 0);
+			if (t >= 0) {
+				close(t);
+				continue;
+			}
+			if (t != -ENOENT)
+				return escape_error(ap, t, path);
+			char *slash = strrchr(sub, '/');
+			_cleanup_close_ int pfd = -1;
+			if (slash) {
+				*slash = '\0';
+				pfd = st_open_beneath(ap->root, sub, O_RDONLY | O_DIRECTORY, 0);
+				*slash = '/';
+				if (pfd < 0)
+					return escape_error(ap, pfd, path);
+			}
+			const char *name = slash ? slash + 1 : sub;
+			if (mkdirat(slash ? pfd : ap->root, name, 0755) < 0)
+				return st_error_set(ap->err, errno, "layer entry \"%s\": create parent \"%s\"", path, sub);
+			int r = mark_created(ap, sub);
+			if (r < 0)
+				return r;
+		}
+		fd = st_open_beneath(ap->root, parent, O_RDONLY | O_DIRECTORY, 0);
+	}
+	if (fd < 0)
+		return escape_error(ap, fd, path);
+	ap->parent_fd = fd;
+	snprintf(ap->parent_path, sizeof(ap->parent_path), "%s", parent);
+	return fd;
+}
+
+static int entry_xattrs(struct applier *ap, struct archive_entry *e, const char *path, struct st_xattrs *x)
+{
+	const char *name;
+	const void *val;
+	size_t len;
+	archive_entry_xattr_reset(e);
+	while (archive_entry_xattr_next(e, &name, &val, &len) == ARCHIVE_OK) {
+		if (st_str_has_prefix(name, "trusted.overlay."))
+			return st_error_fail(ap->err, EPERM,
+					     "layer entry \"%s\": carries overlay's private xattr %s", path, name);
+		struct st_xattr *nv = realloc(x->v, (x->n + 1) * sizeof(*nv));
+		if (!nv)
+			return st_error_set(ap->err, ENOMEM, "apply");
+		x->v = nv;
+		nv[x->n].name = strdup(name);
+		nv[x->n].value = malloc(len ? len : 1);
+		if (!nv[x->n].name || !nv[x->n].value) {
+			free(nv[x->n].name);
+			free(nv[x->n].value);
+			return st_error_set(ap->err, ENOMEM, "apply");
+		}
+		memcpy(nv[x->n].value, val, len);
+		nv[x->n].len = len;
+		x->n++;
+	}
+	return 0;
+}
+
+static void entry_stat(struct archive_entry *e, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_mode = archive_entry_mode(e);
+	st->st_uid = (uid_t)archive_entry_uid(e);
+	st->st_gid = (gid_t)archive_entry_gid(e);
+	st->st_mtim.tv_sec = archive_entry_mtime(e);
+	st->st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
+	if (archive_entry_atime_is_set(e)) {
+		st->st_atim.tv_sec = archive_entry_atime(e);
+		st->st_atim.tv_nsec = archive_entry_atime_nsec(e);
+	} else {
+		st->st_atim = st->st_mtim;
+	}
+}
+
+static int write_data(struct applier *ap, int fd, struct archive_entry *e, const char *path)
+{
+	const void *buf;
+	size_t size;
+	la_int64_t off;
+	int64_t end = 0;
+	int r;
+	while ((r = archive_read_data_block(ap->a, &buf, &size, &off)) == ARCHIVE_OK) {
+		const char *p = buf;
+		while (size > 0) {
+			ssize_t w = pwrite(fd, p, size, off);
+			if (w < 0) {
+				if (errno == EINTR)
+					continue;
+				return st_error_set(ap->err, errno, "layer entry \"%s\": write", path);
+			}
+			p += w;
+			size -= (size_t)w;
+			off += w;
+		}
+		if (off > end)
+			end = off;
+	}
+	if (r != ARCHIVE_EOF)
+		return st_error_fail(ap->err, ap->in->error ? -ap->in->error : EIO, "layer entry \"%s\": %s",
+				     path, archive_error_string(ap->a));
+	if (archive_entry_size(e) > end && ftruncate(fd, archive_entry_size(e)) < 0)
+		return st_error_set(ap->err, errno, "layer entry \"%s\": truncate", path);
+	return 0;
+}
+
+static int add_dirtime(struct applier *ap, const char *path, const struct stat *st)
+{
+	if (ap->ndt == ap->capdt) {
+		size_t nc = ap->capdt ? ap->capdt * 2 : 64;
+		struct dirtime *nd = realloc(ap->dt, nc * sizeof(*nd));
+		if (!nd)
+			return st_error_set(ap->err, ENOMEM, "apply");
+		ap->dt = nd;
+		ap->capdt = nc;
+	}
+	if (!(ap->dt[ap->ndt].path = strdup(path)))
+		return st_error_set(ap->err, ENOMEM, "apply");
+	ap->dt[ap->ndt].ts[0] = st->st_atim;
+	ap->dt[ap->ndt].ts[1] = st->st_mtim;
+	ap->ndt++;
+	return 0;
+}
+
+static int whiteout(struct applier *ap, int pfd, const char *parent, const char *base, const char *path)
+{
+	char victim[PATH_MAX];
+	const char *vname = base + strlen(ST_WH_PREFIX);
+	snprintf(victim, sizeof(victim), "%s%s%s", parent, parent[0] ? "/" : "", vname);
+
+	if (strcmp(base, ST_WH_OPAQUE) == 0) {
+		if (ap->o->wh == ST_WH_OVERLAY) {
+			if (!is_created(ap, parent)) {
+				int r = journal(ap, J_META, parent, NULL, pfd, "");
+				if (r < 0)
+					return r;
+			}
+			if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+				return st_error_set(ap->err, errno, "layer entry \"%s\": mark directory opaque", path);
+			return 0;
+		}
+		/* real deletes: everything in the directory that lower layers put there */
+		char **names;
+		size_t n;
+		int r = st_list_dir(pfd, &names, &n);
+		if (r < 0)
+			return st_error_set(ap->err, -r, "layer entry \"%s\": list directory", path);
+		for (size_t i = 0; i < n && r >= 0; i++) {
+			char child[PATH_MAX];
+			snprintf(child, sizeof(child), "%s%s%s", parent, parent[0] ? "/" : "", names[i]);
+			if (!parent[0] && strcmp(names[i], ap->scratch) == 0)
+				continue;
+			if (!is_created(ap, child))
+				r = displace(ap, pfd, names[i], child);
+		}
+		st_strv_free(names, n);
+		return r;
+	}
+	if (st_str_has_prefix(base, ST_WH_META_PREFIX))
+		return 0; /* aufs' own bookkeeping (.wh..wh.plnk, .wh..wh.aufs): never layer content */
+	if (!*vname || strcmp(vname, ".") == 0 || strcmp(vname, "..") == 0)
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": invalid whiteout", path);
+	int r = displace(ap, pfd, vname, victim);
+	if (r < 0 || ap->o->wh == ST_WH_DELETE)
+		return r;
+	/* overlay: a 0/0 character device hides the lower entry */
+	if (mknodat(pfd, vname, S_IFCHR | 0, makedev(0, 0)) < 0)
+		return st_error_set(ap->err, errno, "layer entry \"%s\": create whiteout", path);
+	return mark_created(ap, victim);
+}
+
+static int apply_entry(struct applier *ap, struct archive_entry *e)
+{
+	char path[PATH_MAX];
+	int r = clean_name(ap, archive_entry_pathname(e), path, sizeof(path), "name");
+	if (r < 0)
+		return r;
+	int64_t data_start = archive_filter_bytes(ap->a, 0);
+	unsigned type = archive_entry_filetype(e);
+	const char *hardlink = archive_entry_hardlink(e);
+	bool plain_file = type == AE_IFREG && !hardlink && archive_entry_sparse_count(e) == 0;
+
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof(parent), "%s", path);
+	char *slash = strrchr(parent, '/');
+	const char *base = slash ? path + (slash - parent) + 1 : path;
+	if (slash)
+		*slash = '\0';
+	else
+		parent[0] = '\0';
+
+	bool is_wh = path[0] && st_str_has_prefix(base, ST_WH_PREFIX);
+	if (ap->in->ts) {
+		bool ref = plain_file && archive_entry_size(e) > 0 && !(is_wh && ap->o->wh != ST_WH_AUFS);
+		r = st_tarsplit_entry(ap->in->ts, data_start, ref ? path : NULL, ref ? archive_entry_size(e) : 0);
+		if (r < 0)
+			return st_error_set(ap->err, -r, "record layer tar");
+	}
+
+	struct stat st;
+	entry_stat(e, &st);
+
+	if (!path[0]) { /* the root directory's own metadata */
+		if (type != AE_IFDIR)
+			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": root is not a directory",
+					     archive_entry_pathname(e));
+		struct st_xattrs x = {0};
+		if ((r = entry_xattrs(ap, e, "/", &x)) < 0 || (r = journal(ap, J_META, "", NULL, ap->root, "")) < 0 ||
+		    (r = st_set_metadata(ap->root, "", ap->root, &st, &x, ap->err)) < 0 ||
+		    (r = add_dirtime(ap, "", &st)) < 0) {
+			st_xattrs_free(&x);
+			return r;
+		}
+		st_xattrs_free(&x);
+		return 0;
+	}
+
+	int pfd = open_parent(ap, parent, path);
+	if (pfd < 0)
+		return pfd;
+
+	if (is_wh && ap->o->wh != ST_WH_AUFS)
+		return whiteout(ap, pfd, parent, base, path);
+	if (is_wh && st_str_has_prefix(base, ST_WH_META_PREFIX) && strcmp(base, ST_WH_OPAQUE) != 0)
+		return 0;
+
+	if (type == AE_IFSOCK)
+		return 0; /* sockets are not layer content */
+	if (type == AE_IFCHR && archive_entry_rdev(e) == 0 && !hardlink)
+		return st_error_fail(ap->err, EINVAL,
+				     "layer entry \"%s\": a 0/0 character device is reserved for whiteouts", path);
+
+	struct stat cur;
+	bool exists = fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
+	if (exists && type == AE_IFDIR && !hardlink && S_ISDIR(cur.st_mode)) {
+		if (!is_created(ap, path) && (r = journal(ap, J_META, path, NULL, pfd, base)) < 0)
+			return r;
+	} else if (exists) {
+		if ((r = displace(ap, pfd, base, path)) < 0)
+			return r;
+		exists = false;
+	}
+
+	struct st_xattrs x = {0};
+	_cleanup_close_ int fd = -1;
+	if (hardlink) {
+		char target[PATH_MAX], tparent[PATH_MAX];
+		if ((r = clean_name(ap, hardlink, target, sizeof(target), "hardlink target")) < 0)
+			return r;
+		if (!target[0])
+			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": hardlink to the root", path);
+		snprintf(tparent, sizeof(tparent), "%s", target);
+		char *ts = strrchr(tparent, '/');
+		const char *tbase = ts ? target + (ts - tparent) + 1 : target;
+		if (ts)
+			*ts = '\0';
+		_cleanup_close_ int tpfd = ts ? st_open_beneath(ap->root, tparent, O_RDONLY | O_DIRECTORY, 0)
+					      : dup(ap->root);
+		if (tpfd < 0)
+			return tpfd == -ENOENT ? st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist", path, target)
+					       : escape_error(ap, tpfd, path);
+		struct stat tst;
+		if (fstatat(tpfd, tbase, &tst, AT_SYMLINK_NOFOLLOW) < 0)
+			return st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist",
+					     path, target);
+		if (S_ISDIR(tst.st_mode))
+			return st_error_fail(ap->err, EPERM, "layer entry \"%s\": hardlink to a directory", path);
+		if (linkat(tpfd, tbase, pfd, base, 0) < 0)
+			return st_error_set(ap->err, errno, "layer entry \"%s\": link to \"%s\"", path, target);
+		return mark_created(ap, path);
+	}
+
+	if ((r = entry_xattrs(ap, e, path, &x)) < 0)
+		goto out;
+	switch (type) {
+	case AE_IFDIR:
+		if (!exists) {
+			if (mkdirat(pfd, base, 0700) < 0) {
+				r = st_error_set(ap->err, errno, "layer entry \"%s\": mkdir", path);
+				goto out;
+			}
+			if ((r = mark_created(ap, path)) < 0)
+				goto out;
+		}
+		fd = st_open_nofollow(pfd, base, O_RDONLY | O_DIRECTORY, 0);
+		if (fd < 0) {
+			r = st_error_set(ap->err, -fd, "layer entry \"%s\": open", path);
+			goto out;
+		}
+		if ((r = add_dirtime(ap, path, &st)) < 0)
+			goto out;
+		break;
+	case AE_IFREG:
+		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			r = st_error_set(ap->err, errno, "layer entry \"%s\": create", path);
+			goto out;
+		}
+		if ((r = mark_created(ap, path)) < 0 || (r = write_data(ap, fd, e, path)) < 0)
+			goto out;
+		ap->size += archive_entry_size(e);
+		break;
+	case AE_IFLNK: {
+		const char *t = archive_entry_symlink(e);
+		if (!t || !*t) {
+			r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": symlink without a target", path);
+			goto out;
+		}
+		if (symlinkat(t, pfd, base) < 0) {
+			r = st_error_set(ap->err, errno, "layer entry \"%s\": symlink", path);
+			goto out;
+		}
+		r = mark_created(ap, path);
+		break;
+	}
+	case AE_IFCHR:
+	case AE_IFBLK:
+	case AE_IFIFO:
+		if (mknodat(pfd, base, (mode_t)type | (st.st_mode & 07777), archive_entry_rdev(e)) < 0) {
+			r = st_error_set(ap->err, errno, "layer entry \"%s\": mknod", path);
+			goto out;
+		}
+		r = mark_created(ap, path);
+		break;
+	default:
+		r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": unknown file type 0%o", path, type);
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (type == AE_IFDIR)
+		st.st_mtim = st.st_atim = (struct timespec){0, UTIME_OMIT};
+	r = st_set_metadata(pfd, base, fd, &st, &x, ap->err);
+	if (r < 0)
+		st_error_wrap(ap->err, "layer entry \"%s\"", path);
+out:
+	st_xattrs_free(&x);
+	return r;
+}
+
+static int finish_dirtimes(struct applier *ap)
+{
+	for (size_t i = ap->ndt; i > 0; i--) {
+		struct dirtime *d = &ap->dt[i - 1];
+		_cleanup_close_ int fd = d->path[0] ? st_open_nofollow(ap->root, d->path, O_RDONLY | O_DIRECTORY, 0)
+						    : dup(ap->root);
+		if (fd < 0)
+			continue; /* removed again by a later entry */
+		if (futimens(fd, d->ts) < 0)
+			return st_error_set(ap->err, errno, "set times on \"%s\"", d->path);
+	}
+	return 0;
+}
+
+int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply_opts *o,
+			 struct st_error *err)
+{
+	struct applier ap = {.root = rootfd, .o = o, .err = err, .in = in, .scratch_fd = -1, .parent_fd = -1};
+	st_hashmap_init(&ap.created, NULL);
+	struct archive *a = archive_read_new();
+	if (!a)
+		return st_error_set(err, ENOMEM, "apply layer");
+	ap.a = a;
+	archive_read_support_format_tar(a);
+	archive_read_support_format_gnutar(a);
+	int r = 0;
+	if (archive_read_open(a, in, NULL, tar_read, NULL) != ARCHIVE_OK) {
+		r = st_error_fail(err, EINVAL, "layer tar: %s", archive_error_string(a));
+		goto done;
+	}
+	for (;;) {
+		struct archive_entry *e;
+		int ar = archive_read_next_header(a, &e);
+		if (ar == ARCHIVE_EOF)
+			break;
+		if (ar < ARCHIVE_WARN) {
+			r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer tar: %s",
+					  archive_error_string(a));
+			goto done;
+		}
+		if ((r = apply_entry(&ap, e)) < 0)
+			goto done;
+	}
+	if ((r = st_tar_in_finish(in, err)) < 0 || (r = finish_dirtimes(&ap)) < 0)
+		goto done;
+done:
+	archive_read_free(a);
+	if (r < 0) {
+		if (ap.parent_fd >= 0)
+			close(ap.parent_fd);
+		ap.parent_fd = -1;
+		rollback(&ap);
+	}
+	applier_free(&ap);
+	return r < 0 ? r : ap.size;
+}

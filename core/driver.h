@@ -1,0 +1,43 @@
+/* Internal side of the storage-driver interface. */
+#ifndef ST_DRIVER_H
+#define ST_DRIVER_H
+
+#include <time.h>
+
+#include "layertar.h"
+#include "strata.h"
+
+/* Apply an already-prepared tar input (hashing/recording set up by the
+ * caller) to layer id, through the driver's apply or the naive one. */
+int64_t st_drv_apply_in(struct st_driver *d, const char *id, const char *parent,
+			struct st_tar_in *in, struct st_error *err);
+
+/* The layer's root as a directory fd (get + open); st_drv_release_dir puts it. */
+int st_drv_open_dir(struct st_driver *d, const char *id, int *fd, struct st_error *err);
+void st_drv_release_dir(struct st_driver *d, const char *id, int *fd);
+
+/* When the layer's copy of its parent was finished (for the naive diff). */
+int st_drv_settled(struct st_driver *d, const char *id, struct timespec *ts);
+
+/* Finish creates and removals that a killed process left half done. */
+int st_drv_recover(struct st_driver *d, struct st_error *err);
+
+/* Validate key=value options against a NULL-terminated list of keys. */
+int st_check_options(const char *what, const struct st_kvlist *opts, const char *const *known,
+		     struct st_error *err);
+
+/* The naive implementations, for drivers that have no native ones. */
+int st_naive_diff(struct st_driver *d, const char *id, const char *parent,
+		  struct st_writer *out, struct st_error *err);
+int st_naive_changes(struct st_driver *d, const char *id, const char *parent,
+		     struct st_changes *out, struct st_error *err);
+int64_t st_naive_apply(struct st_driver *d, const char *id, const char *parent,
+		       struct st_tar_in *in, struct st_error *err);
+int64_t st_naive_diff_size(struct st_driver *d, const char *id, const char *parent,
+			   struct st_error *err);
+
+/* Backing filesystem name of a directory ("ext4", "btrfs", "tmpfs"...). */
+const char *st_fs_name(int dirfd);
+bool st_fs_supports_d_type(int dirfd);
+
+#endif

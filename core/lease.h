@@ -1,0 +1,33 @@
+/* Leases: what a running operation holds without writing it into the
+ * layers' metadata. A lease is <root>/leases/NAME.json (the claims) and
+ * NAME.lock (flocked by its process for as long as it lives). A lease whose
+ * lock can be taken belongs to a dead process: its driver layers are
+ * removed and its claims dropped. */
+#ifndef ST_LEASE_H
+#define ST_LEASE_H
+
+#include "store.h"
+
+struct st_lease {
+	struct st_store *s;
+	char name[40];
+	int lock_fd;
+	char **layers;        /* chain ids kept alive */
+	size_t nlayers;
+	char **driver_layers; /* driver layer ids to remove if the process dies */
+	size_t ndriver_layers;
+};
+
+int st_lease_new(struct st_store *s, struct st_lease *l, struct st_error *err);
+/* Each add is written (fsynced) before it returns. */
+int st_lease_add_layer(struct st_lease *l, const char *chain_id, struct st_error *err);
+int st_lease_add_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
+int st_lease_drop_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
+void st_lease_end(struct st_lease *l);
+
+/* Is chain_id claimed by a live lease? (caller holds the store lock) */
+bool st_lease_holds(struct st_store *s, const char *chain_id);
+/* Remove dead leases and their driver layers (caller holds the store lock). */
+int st_lease_sweep(struct st_store *s, struct st_error *err);
+
+#endif

@@ -1,0 +1,261 @@
+/* tar-split: keep the bytes of a layer tar that are not file contents
+ * (headers, pax records, padding, the end blocks) and, for each regular
+ * file, a reference to the file in the layer. Replaying the records against
+ * the layer's files gives back the original tar byte for byte, so a layer
+ * keeps its digest through save and push without storing it twice.
+ *
+ * Record stream (gzip): 'R' u32 len, bytes | 'F' u16 len, path, u64 size. */
+#include <fcntl.h>
+#include <limits.h>
+#include <zlib.h>
+
+#include "layertar.h"
+#include "fs.h"
+#include "util.h"
+
+struct st_tarsplit {
+	gzFile gz;
+	unsigned char *win;   /* stream bytes [win_start, win_start + win_len) */
+	size_t head;          /* ... are at win + head */
+	size_t win_len, win_cap;
+	int64_t win_start;
+	int64_t skip_until;   /* payload bytes below this are not kept */
+	int error;
+};
+
+int st_tarsplit_new(int out_fd, struct st_tarsplit **out)
+{
+	struct st_tarsplit *ts = calloc(1, sizeof(*ts));
+	if (!ts)
+		return -ENOMEM;
+	int fd = dup(out_fd);
+	if (fd < 0 || !(ts->gz = gzdopen(fd, "wb1"))) {
+		if (fd >= 0)
+			close(fd);
+		free(ts);
+		return -ENOMEM;
+	}
+	*out = ts;
+	return 0;
+}
+
+static void put(struct st_tarsplit *ts, const void *p, size_t n)
+{
+	if (!ts->error && n && gzwrite(ts->gz, p, (unsigned)n) != (int)n)
+		ts->error = -EIO;
+}
+
+static void put_u(struct st_tarsplit *ts, uint64_t v, int bytes)
+{
+	unsigned char b[8];
+	for (int i = 0; i < bytes; i++)
+		b[i] = (unsigned char)(v >> (8 * i));
+	put(ts, b, (size_t)bytes);
+}
+
+static void emit_raw(struct st_tarsplit *ts, const unsigned char *p, size_t n)
+{
+	while (n > 0) {
+		size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+		put(ts, "R", 1);
+		put_u(ts, chunk, 4);
+		put(ts, p, chunk);
+		p += chunk;
+		n -= chunk;
+	}
+}
+
+static void drop_front(struct st_tarsplit *ts, size_t n)
+{
+	if (n > ts->win_len)
+		n = ts->win_len;
+	ts->head += n;
+	ts->win_len -= n;
+	ts->win_start += (int64_t)n;
+	if (ts->win_len == 0)
+		ts->head = 0;
+}
+
+void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, size_t len)
+{
+	const unsigned char *p = data;
+	if (pos < ts->skip_until) {
+		int64_t skip = ts->skip_until - pos;
+		if ((int64_t)len <= skip)
+			return;
+		p += skip;
+		len -= (size_t)skip;
+		pos += skip;
+	}
+	if (ts->win_len == 0)
+		ts->win_start = pos;
+	if (ts->head && ts->head + ts->win_len + len > ts->win_cap) {
+		memmove(ts->win, ts->win + ts->head, ts->win_len);
+		ts->head = 0;
+	}
+	if (ts->head + ts->win_len + len > ts->win_cap) {
+		size_t nc = ts->win_cap ? ts->win_cap : 65536;
+		while (nc < ts->head + ts->win_len + len)
+			nc *= 2;
+		unsigned char *nw = realloc(ts->win, nc);
+		if (!nw) {
+			ts->error = -ENOMEM;
+			return;
+		}
+		ts->win = nw;
+		ts->win_cap = nc;
+	}
+	memcpy(ts->win + ts->head + ts->win_len, p, len);
+	ts->win_len += len;
+}
+
+/* Everything before data_start is raw; the payload that follows is the
+ * file at path (NULL: keep the payload raw, it goes with the next entry). */
+int st_tarsplit_entry(struct st_tarsplit *ts, int64_t data_start, const char *path, int64_t payload)
+{
+	if (ts->error)
+		return ts->error;
+	if (data_start < ts->win_start || data_start > ts->win_start + (int64_t)ts->win_len)
+		return ts->error = -EPROTO;
+	size_t n = (size_t)(data_start - ts->win_start);
+	emit_raw(ts, ts->win + ts->head, n);
+	drop_front(ts, n);
+	if (!path || payload <= 0)
+		return ts->error;
+	size_t plen = strlen(path);
+	put(ts, "F", 1);
+	put_u(ts, plen, 2);
+	put(ts, path, plen);
+	put_u(ts, (uint64_t)payload, 8);
+	int64_t end = data_start + payload;
+	drop_front(ts, (size_t)(end - ts->win_start) < ts->win_len ? (size_t)(end - ts->win_start) : ts->win_len);
+	if (ts->win_len == 0)
+		ts->win_start = end;
+	ts->skip_until = end;
+	return ts->error;
+}
+
+int st_tarsplit_end(struct st_tarsplit *ts, int64_t total)
+{
+	if (ts->error)
+		return ts->error;
+	if (ts->win_start + (int64_t)ts->win_len != total && ts->win_len)
+		return ts->error = -EPROTO;
+	emit_raw(ts, ts->win + ts->head, ts->win_len);
+	drop_front(ts, ts->win_len);
+	return ts->error;
+}
+
+int st_tarsplit_close(struct st_tarsplit *ts)
+{
+	int r = ts->error;
+	if (gzclose(ts->gz) != Z_OK && r == 0)
+		r = -EIO;
+	free(ts->win);
+	free(ts);
+	return r;
+}
+
+void st_tarsplit_abort(struct st_tarsplit *ts)
+{
+	if (!ts)
+		return;
+	gzclose(ts->gz);
+	free(ts->win);
+	free(ts);
+}
+
+/* ---------------------------------------------------------------- replay */
+
+static int get(gzFile gz, void *p, size_t n)
+{
+	int r = gzread(gz, p, (unsigned)n);
+	return r == (int)n ? 0 : -EIO;
+}
+
+static int get_u(gzFile gz, int bytes, uint64_t *v)
+{
+	unsigned char b[8];
+	if (get(gz, b, (size_t)bytes) < 0)
+		return -EIO;
+	*v = 0;
+	for (int i = 0; i < bytes; i++)
+		*v |= (uint64_t)b[i] << (8 * i);
+	return 0;
+}
+
+static int replay_file(int rootfd, const char *path, uint64_t size, struct st_writer *w, struct st_error *err)
+{
+	_cleanup_close_ int fd = st_open_nofollow(rootfd, path, O_RDONLY, 0);
+	if (fd < 0)
+		return st_error_set(err, -fd, "layer file \"%s\"", path);
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (uint64_t)st.st_size != size)
+		return st_error_fail(err, EIO, "layer file \"%s\" changed size since it was registered", path);
+	char buf[65536];
+	uint64_t left = size;
+	while (left > 0) {
+		ssize_t n = read(fd, buf, left < sizeof(buf) ? left : sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return st_error_set(err, n < 0 ? errno : EIO, "read layer file \"%s\"", path);
+		int r = w->write(w->ctx, buf, (size_t)n);
+		if (r < 0)
+			return st_error_set(err, -r, "write layer tar");
+		left -= (uint64_t)n;
+	}
+	return 0;
+}
+
+int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_error *err)
+{
+	int fd = dup(rec_fd);
+	gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
+	if (!gz) {
+		if (fd >= 0)
+			close(fd);
+		return st_error_set(err, ENOMEM, "open tar-split records");
+	}
+	unsigned char *buf = NULL;
+	int r = 0;
+	char type;
+	while (r >= 0 && gzread(gz, &type, 1) == 1) {
+		uint64_t len;
+		if (type == 'R') {
+			if (get_u(gz, 4, &len) < 0) {
+				r = st_error_fail(err, EIO, "tar-split records are truncated");
+				break;
+			}
+			unsigned char *nb = realloc(buf, len ? len : 1);
+			if (!nb) {
+				r = st_error_set(err, ENOMEM, "tar-split");
+				break;
+			}
+			buf = nb;
+			if (get(gz, buf, len) < 0) {
+				r = st_error_fail(err, EIO, "tar-split records are truncated");
+				break;
+			}
+			r = w->write(w->ctx, buf, len);
+			if (r < 0)
+				r = st_error_set(err, -r, "write layer tar");
+		} else if (type == 'F') {
+			char path[PATH_MAX];
+			uint64_t size;
+			if (get_u(gz, 2, &len) < 0 || len >= sizeof(path) || get(gz, path, len) < 0 ||
+			    get_u(gz, 8, &size) < 0) {
+				r = st_error_fail(err, EIO, "tar-split records are truncated");
+				break;
+			}
+			path[len] = '\0';
+			r = replay_file(rootfd, path, size, w, err);
+		} else {
+			r = st_error_fail(err, EIO, "tar-split records are corrupt (record type 0x%02x)",
+					  (unsigned char)type);
+		}
+	}
+	free(buf);
+	gzclose(gz);
+	return r;
+}

@@ -1,0 +1,302 @@
+/* strata: container image storage.
+ *
+ * The public interface of libstrata: errors, the store, the storage-driver
+ * interface (for driver authors and benchmarkers), the layer store.
+ * Every fallible function returns 0 (or a non-negative count) on success and
+ * a negative errno on failure, with `err` describing what failed and where.
+ */
+#ifndef STRATA_H
+#define STRATA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define STRATA_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+struct st_error {
+	int code;        /* positive errno of the first failure */
+	char msg[4096];  /* "outer context: inner context: what failed: strerror" */
+};
+
+/* Fill err with a message built from fmt and strerror(errnum); returns -errnum.
+ * errnum 0 means "no system error text". err may be NULL. */
+int st_error_set(struct st_error *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The same without strerror text: for bad input, where errno words mislead. */
+int st_error_fail(struct st_error *err, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Prefix context to an existing message; returns -err->code. */
+int st_error_wrap(struct st_error *err, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void st_error_clear(struct st_error *err);
+
+/* ------------------------------------------------------ key/value lists */
+
+struct st_kv {
+	char *key;
+	char *value;
+};
+
+struct st_kvlist {
+	struct st_kv *v;
+	size_t n;
+};
+
+int st_kvlist_add(struct st_kvlist *l, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Parse "key=value" and append; -EINVAL without '='. */
+int st_kvlist_parse(struct st_kvlist *l, const char *kv, struct st_error *err);
+const char *st_kvlist_get(const struct st_kvlist *l, const char *key);
+void st_kvlist_free(struct st_kvlist *l);
+
+/* "10G", "512M", "4096" -> bytes (binary units); -EINVAL on junk. */
+int st_parse_size(const char *s, int64_t *out);
+/* 12345678 -> "12.3MB" (decimal units, as docker prints sizes). */
+void st_format_size(int64_t bytes, char *buf, size_t len);
+
+/* ------------------------------------------------------------ I/O hooks */
+
+/* A byte sink (tar output) and a byte source (tar input). */
+struct st_writer {
+	/* returns 0 or a negative errno; must write all of len */
+	int (*write)(void *ctx, const void *buf, size_t len);
+	void *ctx;
+};
+
+struct st_reader {
+	/* returns bytes read, 0 at end, or a negative errno */
+	ssize_t (*read)(void *ctx, void *buf, size_t len);
+	void *ctx;
+};
+
+void st_writer_fd(struct st_writer *w, int *fd);
+void st_reader_fd(struct st_reader *r, int *fd);
+
+/* ---------------------------------------------------- changes (diff lists) */
+
+enum st_change_kind { ST_CHANGE_ADD = 'A', ST_CHANGE_MODIFY = 'C', ST_CHANGE_DELETE = 'D' };
+
+struct st_change {
+	char *path; /* absolute inside the layer: "/etc/passwd" */
+	char kind;  /* enum st_change_kind */
+};
+
+struct st_changes {
+	struct st_change *v;
+	size_t n, cap;
+};
+
+void st_changes_free(struct st_changes *c);
+
+/* ----------------------------------------------------- storage drivers */
+
+struct st_driver;
+struct st_tar_in; /* a layer tar being applied (opaque; see st_archive_apply) */
+
+struct st_create_opts {
+	const struct st_kvlist *storage_opt; /* per-layer options, e.g. size= */
+};
+
+/* How a driver keeps deletions on disk. */
+enum st_whiteout_format {
+	ST_WH_DELETE,  /* real deletes (full-copy and snapshot drivers) */
+	ST_WH_OVERLAY, /* 0/0 character devices, trusted.overlay.opaque=y */
+	ST_WH_AUFS,    /* .wh.NAME files, .wh..wh..opq (the OCI names) */
+};
+
+struct st_driver_ops {
+	const char *name;
+	/* 0 when usable with its home directory `home`, else a negative errno and
+	 * a human reason ("overlay is not supported over btrfs"). */
+	int (*probe)(const char *home, char *reason, size_t len);
+	int (*init)(struct st_driver *d, struct st_error *err);
+	void (*cleanup)(struct st_driver *d);
+
+	int (*create)(struct st_driver *d, const char *id, const char *parent,
+		      const struct st_create_opts *o, struct st_error *err);
+	int (*create_rw)(struct st_driver *d, const char *id, const char *parent,
+			 const struct st_create_opts *o, struct st_error *err);
+	int (*remove)(struct st_driver *d, const char *id, struct st_error *err);
+	/* Mount (or locate) the layer; path receives its root. Counting is done by
+	 * the core: get is called once for the first user, put after the last. */
+	int (*get)(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err);
+	int (*put)(struct st_driver *d, const char *id, struct st_error *err);
+	bool (*exists)(struct st_driver *d, const char *id);
+	/* Lines for `strata info`. */
+	int (*status)(struct st_driver *d, struct st_kvlist *out);
+	/* Per-layer facts for `inspect` (optional). */
+	int (*metadata)(struct st_driver *d, const char *id, struct st_kvlist *out);
+
+	/* Optional: NULL means the generic naive implementation (mount the layer
+	 * and its parent and compare the trees). */
+	int (*diff)(struct st_driver *d, const char *id, const char *parent,
+		    struct st_writer *out, struct st_error *err);
+	int (*changes)(struct st_driver *d, const char *id, const char *parent,
+		       struct st_changes *out, struct st_error *err);
+	int64_t (*apply_diff)(struct st_driver *d, const char *id, const char *parent,
+			      struct st_tar_in *in, struct st_error *err);
+	int64_t (*diff_size)(struct st_driver *d, const char *id, const char *parent,
+			     struct st_error *err);
+	/* Optional: make a finished read-write layer read-only in place. */
+	int (*commit)(struct st_driver *d, const char *id, struct st_error *err);
+
+	/* --storage-opt keys accepted at init and per layer (NULL-terminated). */
+	const char *const *init_options;
+	const char *const *layer_options;
+	/* How the layer's files keep deletions (for the naive paths). */
+	enum st_whiteout_format whiteouts;
+};
+
+struct st_driver {
+	const struct st_driver_ops *ops;
+	char home[4096];         /* <root>/<driver name>, 0700 */
+	int home_fd;             /* O_PATH|O_DIRECTORY fd of home */
+	struct st_kvlist opts;   /* --storage-opt given at init */
+	void *priv;              /* the driver's own state */
+};
+
+/* The registry: all drivers compiled in, in auto-selection priority order. */
+const struct st_driver_ops *const *st_driver_registry(size_t *n);
+const struct st_driver_ops *st_driver_lookup(const char *name);
+
+/* Would driver `name` work with home directory `home`? 0, or a negative
+ * errno and the reason. Leaves no directory behind that it made. */
+int st_driver_probe(const char *name, const char *home, char *reason, size_t len);
+/* Open a driver directly on a home directory (probe + init). */
+int st_driver_open(const char *name, const char *home, const struct st_kvlist *opts,
+		   struct st_driver **out, struct st_error *err);
+void st_driver_close(struct st_driver *d);
+
+/* The driver interface as callers use it: validates ids and options, keeps
+ * the parent/child records and the on-disk mount counts, and falls back to
+ * the naive diff where the driver has none. */
+int st_drv_create(struct st_driver *d, const char *id, const char *parent, bool rw,
+		  const struct st_kvlist *storage_opt, struct st_error *err);
+int st_drv_remove(struct st_driver *d, const char *id, struct st_error *err);
+int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err);
+int st_drv_put(struct st_driver *d, const char *id, struct st_error *err);
+bool st_drv_exists(struct st_driver *d, const char *id);
+int st_drv_parent(struct st_driver *d, const char *id, char *parent, size_t len, struct st_error *err);
+bool st_drv_is_rw(struct st_driver *d, const char *id);
+int st_drv_mount_count(struct st_driver *d, const char *id);
+int st_drv_list(struct st_driver *d, char ***ids, size_t *n, struct st_error *err);
+int st_drv_diff(struct st_driver *d, const char *id, const char *parent,
+		struct st_writer *out, struct st_error *err);
+int st_drv_changes(struct st_driver *d, const char *id, const char *parent,
+		   struct st_changes *out, struct st_error *err);
+int64_t st_drv_apply(struct st_driver *d, const char *id, const char *parent,
+		     struct st_reader *in, struct st_error *err);
+int64_t st_drv_diff_size(struct st_driver *d, const char *id, const char *parent,
+			 struct st_error *err);
+/* rw -> committed; in place where the driver can. */
+int st_drv_commit(struct st_driver *d, const char *id, struct st_error *err);
+int st_drv_status(struct st_driver *d, struct st_kvlist *out);
+
+bool st_valid_id(const char *id);
+
+/* ----------------------------------------------------- volume drivers */
+
+/* Separate from storage drivers: persistent data that outlives containers.
+ * See docs/volume-plugins.md for writing one. */
+enum st_volume_scope { ST_VOLUME_SCOPE_LOCAL, ST_VOLUME_SCOPE_GLOBAL };
+
+struct st_volume_driver;
+
+struct st_volume_driver_ops {
+	const char *name;
+	int (*init)(struct st_volume_driver *vd, struct st_error *err);
+	void (*cleanup)(struct st_volume_driver *vd);
+	int (*create)(struct st_volume_driver *vd, const char *name, const struct st_kvlist *opts,
+		      struct st_error *err);
+	int (*remove)(struct st_volume_driver *vd, const char *name, struct st_error *err);
+	/* Mount for mount_id; the core counts users and calls mount for the
+	 * first and unmount after the last. */
+	int (*mount)(struct st_volume_driver *vd, const char *name, const char *mount_id,
+		     char *path, size_t len, struct st_error *err);
+	int (*unmount)(struct st_volume_driver *vd, const char *name, const char *mount_id,
+		       struct st_error *err);
+	int (*path)(struct st_volume_driver *vd, const char *name, char *path, size_t len,
+		    struct st_error *err);
+	int (*get)(struct st_volume_driver *vd, const char *name, struct st_kvlist *status,
+		   struct st_error *err);
+	int (*list)(struct st_volume_driver *vd, char ***names, size_t *n, struct st_error *err);
+	enum st_volume_scope (*capabilities)(struct st_volume_driver *vd);
+};
+
+struct st_volume_driver {
+	const struct st_volume_driver_ops *ops;
+	char home[4096]; /* <root>/volumes (local) or <root>/volume-drivers/<name> */
+	int home_fd;
+	void *priv;
+};
+
+/* ---------------------------------------------------------- the store */
+
+struct st_store;
+
+struct st_store_config {
+	const char *root;               /* default /var/lib/strata */
+	const char *driver;             /* NULL: recorded choice, else first supported */
+	const struct st_kvlist *storage_opt;
+};
+
+int st_store_open(const struct st_store_config *cfg, struct st_store **out, struct st_error *err);
+void st_store_close(struct st_store *s);
+struct st_driver *st_store_driver(struct st_store *s);
+const char *st_store_root(struct st_store *s);
+int st_store_root_fd(struct st_store *s);
+
+/* --------------------------------------------------------- layer store */
+
+#define ST_DIGEST_LEN 71 /* "sha256:" + 64 hex */
+
+struct st_layer {
+	char chain_id[ST_DIGEST_LEN + 1];
+	char diff_id[ST_DIGEST_LEN + 1];
+	char parent[ST_DIGEST_LEN + 1]; /* chain id of the parent or "" */
+	char cache_id[129];             /* the driver's layer id */
+	int64_t size;                   /* bytes the layer adds (diff size) */
+	int64_t tar_size;               /* bytes of its uncompressed tar */
+	int64_t created;                /* unix seconds */
+	char **holders;                 /* who keeps it alive */
+	size_t nholders;
+};
+
+void st_layer_free(struct st_layer *l);
+
+/* Register a layer tar (plain or compressed) on top of parent (chain id or
+ * NULL); `holder` names who keeps it ("image:...", "user"). Hashes while
+ * applying; an existing layer with the same chain id is reused. */
+int st_layer_register(struct st_store *s, const char *parent, struct st_reader *in,
+		      const char *holder, struct st_layer *out, struct st_error *err);
+/* Turn the driver's read-write layer rw_id (whose parent is parent's cache
+ * id) into a registered layer, in place where the driver can. rw_id is
+ * consumed: it is committed or removed. */
+int st_layer_commit_rw(struct st_store *s, const char *parent, const char *rw_id,
+		       const char *holder, struct st_layer *out, struct st_error *err);
+int st_layer_get(struct st_store *s, const char *chain_id, struct st_layer *out,
+		 struct st_error *err);
+int st_layer_hold(struct st_store *s, const char *chain_id, const char *holder,
+		  struct st_error *err);
+/* Drop a holder; a layer without holders or children is removed, then its
+ * parents the same way. */
+int st_layer_release(struct st_store *s, const char *chain_id, const char *holder,
+		     struct st_error *err);
+/* The layer's tar, byte for byte as registered (its digest is the diff id). */
+int st_layer_tar(struct st_store *s, const char *chain_id, struct st_writer *out,
+		 struct st_error *err);
+int st_layer_list(struct st_store *s, struct st_layer **out, size_t *n, struct st_error *err);
+void st_layer_list_free(struct st_layer *v, size_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

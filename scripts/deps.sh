@@ -1,0 +1,33 @@
+#!/bin/bash
+# Installs the Debian 12 packages strata needs to build, test and demo.
+# A no-op when all are present. Add a package here, not in ad-hoc scripts.
+set -euo pipefail
+PKGS=(
+	# build
+	build-essential clang pkg-config
+	libarchive-dev libjson-c-dev libssl-dev libmount-dev libcurl4-openssl-dev
+	libdevmapper-dev libbtrfsutil-dev zlib1g-dev check
+	# run: OCI runtime for RUN and containers
+	runc
+	# tests: filesystems on loop devices, tools to inspect them
+	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux
+)
+missing=()
+for p in "${PKGS[@]}"; do
+	[[ $p == \#* ]] && continue
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: need root to install packages: ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+# no daemons may start from package scripts (there is no init system here)
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+fi
+apt-get -o DPkg::Lock::Timeout=600 update -q >/dev/null
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
