@@ -12,7 +12,7 @@ PKGS=(
 	# tests: filesystems on loop devices, tools to inspect them
 	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux
 	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
-	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind
+	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 )
 missing=()
 for p in "${PKGS[@]}"; do
