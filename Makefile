@@ -29,6 +29,13 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
+# V=1 shows the full commands
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
 CFLAGS ?= -O2 -g
 ifeq ($(SAN),1)
@@ -60,7 +67,8 @@ all: $(STATIC) $(SHARED) $(BIN) $(BUILD)/strata.pc
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 # the driver tables, generated from the directories present
 $(BUILD)/gen/registry.c: Makefile
@@ -77,30 +85,34 @@ $(BUILD)/gen/registry.c: Makefile
 	  echo 'const size_t st_builtin_nvolume_drivers = $(words $(VOLDRIVERS));'; } > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/gen/registry.o: $(BUILD)/gen/registry.c
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(STATIC): $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJS)
-	$(CC) -shared -Wl,-soname,libstrata.so.$(SOVER) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
-	ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so.$(SOVER)
-	ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libstrata.so.$(SOVER) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so.$(SOVER)
+	$(Q)ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so
 
 $(BIN): $(CLI_OBJS) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(PKG_LIBS)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(PKG_LIBS)
 
 $(BUILD)/strata.pc: strata.pc.in Makefile
-	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< > $@
 
 $(BUILD)/tests/%: tests/unit/%.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 tests: all $(UNIT_BINS) $(CONF_BIN)
 

@@ -97,6 +97,28 @@ void st_lease_end(struct st_lease *l)
 	l->nlayers = l->ndriver_layers = 0;
 }
 
+void st_lease_holder(const struct st_lease *l, char *buf, size_t len)
+{
+	snprintf(buf, len, "lease:%s", l->name);
+}
+
+/* Drop layer holders named after a dead lease. */
+static void release_lease_holders(struct st_store *s, const char *name)
+{
+	char holder[64];
+	snprintf(holder, sizeof(holder), "lease:%s", name);
+	struct st_layer *v;
+	size_t n;
+	struct st_error e;
+	if (st_layer_list(s, &v, &n, &e) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < v[i].nholders; k++)
+			if (strcmp(v[i].holders[k], holder) == 0)
+				st_layer_release(s, v[i].chain_id, holder, &e);
+	st_layer_list_free(v, n);
+}
+
 /* Calls fn for each lease; alive tells whether its process still holds it. */
 static int each_lease(struct st_store *s, int (*fn)(void *, int dfd, const char *name, bool alive, json_object *o),
 		      void *ctx, struct st_error *err)
@@ -166,6 +188,8 @@ static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 	struct sweep_ctx *c = ctx;
 	if (alive)
 		return 0;
+	/* the claims go first, or the checks below would still see them */
+	lease_files_remove(dfd, name);
 	json_object *a;
 	if (o && json_object_object_get_ex(o, "driver_layers", &a)) {
 		/* newest first: a build's layers stack on each other */
@@ -180,7 +204,7 @@ static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 			}
 		}
 	}
-	lease_files_remove(dfd, name);
+	release_lease_holders(c->s, name);
 	return 0;
 }
 

@@ -24,6 +24,8 @@ int st_lease_add_layer(struct st_lease *l, const char *chain_id, struct st_error
 int st_lease_add_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
 int st_lease_drop_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
 void st_lease_end(struct st_lease *l);
+/* "lease:NAME": a layer holder that dies with the lease (swept with it). */
+void st_lease_holder(const struct st_lease *l, char *buf, size_t len);
 
 /* Is chain_id claimed by a live lease? (caller holds the store lock) */
 bool st_lease_holds(struct st_store *s, const char *chain_id);

@@ -296,6 +296,46 @@ int st_layer_tar(struct st_store *s, const char *chain_id, struct st_writer *out
 int st_layer_list(struct st_store *s, struct st_layer **out, size_t *n, struct st_error *err);
 void st_layer_list_free(struct st_layer *v, size_t n);
 
+/* --------------------------------------------------------- image store */
+
+/* An image is an OCI image config (JSON bytes); its id is the sha256 of
+ * those bytes. It holds its top layer (chain id of rootfs.diff_ids). */
+struct st_image {
+	char id[ST_DIGEST_LEN + 1];
+	char top[ST_DIGEST_LEN + 1]; /* chain id of the top layer, "" for none */
+	char *config;                /* the config JSON, exactly as stored */
+	size_t config_len;
+	int64_t created;             /* unix seconds, from the config */
+	int64_t size;                /* sum of its layers' sizes */
+	char **tags;                 /* "name:tag" */
+	size_t ntags;
+};
+
+void st_image_free(struct st_image *img);
+
+/* Store an image config (its layers must be registered). Idempotent. */
+int st_image_create(struct st_store *s, const char *config, size_t len,
+		    char id[ST_DIGEST_LEN + 1], struct st_error *err);
+/* ref: "name[:tag]", "sha256:<hex>", "<hex>" or a unique hex prefix. */
+int st_image_get(struct st_store *s, const char *ref, struct st_image *out, struct st_error *err);
+int st_image_list(struct st_store *s, struct st_image **out, size_t *n, struct st_error *err);
+void st_image_list_free(struct st_image *v, size_t n);
+/* Point "name[:tag]" (default tag latest) at the image. */
+int st_image_tag(struct st_store *s, const char *ref, const char *name, struct st_error *err);
+/* Docker's rmi: a tag reference removes that tag, and the image when no
+ * tag is left; an id removes the image (refused while it has several tags
+ * unless force). Refused while a container uses the image. Prints nothing;
+ * untagged/deleted receive what was done ("Untagged: x", "Deleted: id"). */
+int st_image_remove(struct st_store *s, const char *ref, bool force, char ***done, size_t *ndone,
+		    struct st_error *err);
+/* Normalise "name[:tag]" to "name:tag"; -EINVAL with a reason if invalid. */
+int st_image_ref_normalize(const char *ref, char *out, size_t len, struct st_error *err);
+
+/* Import a root filesystem tar (plain or compressed) as a one-layer image;
+ * tagged with name when name is not NULL. comment goes into its history. */
+int st_image_import(struct st_store *s, struct st_reader *in, const char *name,
+		    const char *comment, char id[ST_DIGEST_LEN + 1], struct st_error *err);
+
 #ifdef __cplusplus
 }
 #endif
