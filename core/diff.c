@@ -241,8 +241,14 @@ static int tw_entry(struct tw *t, int dirfd, const char *name, const char *path,
 
 static int tree_cb(void *ctx, const struct st_walk_ent *e)
 {
+	struct tw *t = ctx;
 	if (e->post)
 		return 0;
+	/* aufs' own directories (.wh..wh.plnk, .wh..wh.orph): their files are
+	 * not layer content either, so skip the children as well */
+	if (t->wh == ST_WH_AUFS && S_ISDIR(e->st.st_mode) && st_str_has_prefix(e->name, ST_WH_META_PREFIX) &&
+	    strcmp(e->name, ST_WH_OPAQUE) != 0)
+		return 1;
 	return tw_entry(ctx, e->dirfd, e->name, e->path, &e->st);
 }
 
@@ -370,8 +376,8 @@ static bool ts_before(const struct timespec *a, const struct timespec *b)
 	return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
-static bool entry_changed(struct cmp *c, int nfd, int ofd, const char *name, const struct stat *n,
-			  const struct stat *o)
+bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, const struct stat *o,
+		      const struct timespec *settled)
 {
 	if (n->st_mode != o->st_mode || n->st_uid != o->st_uid || n->st_gid != o->st_gid ||
 	    n->st_rdev != o->st_rdev)
@@ -401,7 +407,7 @@ static bool entry_changed(struct cmp *c, int nfd, int ofd, const char *name, con
 		return true;
 	/* same size and mtime: a write that kept the mtime shows only in the
 	 * bytes; an inode not touched since the layer was made needs no look */
-	if (c->settled && ts_before(&n->st_ctim, c->settled))
+	if (settled && ts_before(&n->st_ctim, settled))
 		return false;
 	if (S_ISREG(n->st_mode) && n->st_size > 0 && !same_content(nfd, ofd, name, n->st_size))
 		return true;
@@ -454,7 +460,7 @@ static int cmp_dir(struct cmp *c, int nfd, int ofd, size_t plen, bool *changed)
 		} else if (fstatat(ofd, name, &os, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = st_error_set(c->err, errno, "stat parent's \"/%s\"", c->path);
 		} else {
-			bool self = entry_changed(c, nfd, ofd, name, &ns, &os);
+			bool self = st_entry_changed(nfd, ofd, name, &ns, &os, c->settled);
 			if (self) {
 				*changed = true;
 				r = add_change(c->out, c->path, ST_CHANGE_MODIFY);

@@ -57,8 +57,16 @@ int st_archive_write_changes(int rootfd, const struct st_changes *c, struct st_w
  * are compared byte for byte unless their inode was last changed before
  * `settled` (when the layer's copy of its parent was finished; may be NULL). */
 struct timespec;
+struct stat;
 int st_changes_compute(int layerfd, int parentfd, const struct timespec *settled,
 		       struct st_changes *out, struct st_error *err);
+/* The comparison st_changes_compute makes of one entry present in both
+ * trees (n: the layer's, o: the parent's, both named name in their
+ * directories nfd and ofd): type, owner, mode, size, mtime, link target,
+ * xattrs, then the bytes unless the inode is older than settled (may be
+ * NULL). For drivers that compare trees their own way (aufs branches). */
+bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, const struct stat *o,
+		      const struct timespec *settled);
 /* Bytes of regular files that the changes add (each inode once). */
 int64_t st_changes_size(int layerfd, const struct st_changes *c, struct st_error *err);
 
