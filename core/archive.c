@@ -139,6 +139,9 @@ void st_tar_in_free(struct st_tar_in *in)
 
 enum jkind { J_CREATED, J_MOVED, J_META };
 
+/* Journal paths are real paths below the root (no symlink in them), so that
+ * the rollback, the tar-split record and the directory times find what an
+ * entry reached through an in-layer symlink. */
 struct jent {
 	enum jkind kind;
 	char *path;
@@ -159,6 +162,7 @@ struct applier {
 	struct st_tar_in *in;
 	struct archive *a;
 	struct st_hashmap created; /* paths this apply made (value 1) */
+	struct st_hashmap touched; /* directories whose metadata is journaled */
 	struct jent *j;
 	size_t nj, capj;
 	struct dirtime *dt;
@@ -166,13 +170,116 @@ struct applier {
 	char scratch[64];
 	int scratch_fd;
 	unsigned nbackup;
-	char parent_path[PATH_MAX];
+	char rootpath[PATH_MAX]; /* the root as /proc/self/fd shows it */
+	size_t rootlen;
+	struct stat root_st;
+	char parent_path[PATH_MAX]; /* the cached parent, as named in the tar */
+	char parent_real[PATH_MAX]; /* ... and where it really is */
 	int parent_fd;
 	int64_t size;
 };
 
-static int journal(struct applier *ap, enum jkind kind, const char *path, const char *backup,
-		   int dirfd, const char *name)
+/* The name of dirfd/name for the *xattr calls. The root itself ("") is
+ * reached through its /proc/self/fd link, which the l* calls would not
+ * follow. */
+static const char *xattr_path(char *buf, size_t len, int dirfd, const char *name, bool *follow)
+{
+	st_fd_path(buf, len, dirfd, name);
+	*follow = !name || !*name;
+	return buf;
+}
+
+static int xattrs_read(int dirfd, const char *name, struct st_xattrs *out)
+{
+	if (name && *name)
+		return st_xattrs_read(dirfd, name, out);
+	/* the root: through its fd, as a directory */
+	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	out->v = NULL;
+	out->n = 0;
+	char p[PATH_MAX];
+	bool follow;
+	xattr_path(p, sizeof(p), fd, "", &follow);
+	ssize_t len = listxattr(p, NULL, 0);
+	if (len <= 0)
+		return len < 0 && errno != ENOTSUP ? -errno : 0;
+	_cleanup_free_ char *list = malloc((size_t)len);
+	if (!list || (len = listxattr(p, list, (size_t)len)) < 0)
+		return list ? -errno : -ENOMEM;
+	for (char *k = list; k < list + len; k += strlen(k) + 1) {
+		ssize_t vl = getxattr(p, k, NULL, 0);
+		if (vl < 0)
+			continue;
+		struct st_xattr *nv = realloc(out->v, (out->n + 1) * sizeof(*nv));
+		if (!nv) {
+			st_xattrs_free(out);
+			return -ENOMEM;
+		}
+		out->v = nv;
+		nv[out->n].value = malloc(vl ? (size_t)vl : 1);
+		nv[out->n].name = strdup(k);
+		if (!nv[out->n].value || !nv[out->n].name) {
+			free(nv[out->n].value);
+			free(nv[out->n].name);
+			st_xattrs_free(out);
+			return -ENOMEM;
+		}
+		vl = getxattr(p, k, nv[out->n].value, (size_t)vl);
+		nv[out->n].len = vl > 0 ? (size_t)vl : 0;
+		out->n++;
+	}
+	return 0;
+}
+
+static int xattrs_set(int dirfd, const char *name, const struct st_xattrs *x, struct st_error *err)
+{
+	char p[PATH_MAX];
+	bool follow;
+	xattr_path(p, sizeof(p), dirfd, name, &follow);
+	for (size_t i = 0; i < x->n; i++) {
+		int r = follow ? setxattr(p, x->v[i].name, x->v[i].value, x->v[i].len, 0)
+			       : lsetxattr(p, x->v[i].name, x->v[i].value, x->v[i].len, 0);
+		if (r < 0)
+			return st_error_set(err, errno, "set xattr %s on \"%s\"", x->v[i].name, *name ? name : "/");
+	}
+	return 0;
+}
+
+/* Owner, mode, xattrs, times: st_set_metadata, with the root's xattrs set
+ * through its fd link. */
+static int set_metadata(int dirfd, const char *name, int fd, const struct stat *st, const struct st_xattrs *x,
+			struct st_error *err)
+{
+	if (*name)
+		return st_set_metadata(dirfd, name, fd, st, x, err);
+	/* chown/chmod first (chown drops file capabilities), then xattrs,
+	 * then times, which setxattr leaves alone */
+	struct stat no_times = *st;
+	no_times.st_atim.tv_nsec = no_times.st_mtim.tv_nsec = UTIME_OMIT;
+	int r = st_set_metadata(dirfd, name, fd, &no_times, NULL, err);
+	if (r >= 0 && x && x->n)
+		r = xattrs_set(fd, "", x, err);
+	if (r >= 0) {
+		struct timespec ts[2] = {st->st_atim, st->st_mtim};
+		if (futimens(fd, ts) < 0)
+			r = st_error_set(err, errno, "set times on the layer root");
+	}
+	return r;
+}
+
+static void parent_of(const char *path, char *out, size_t len)
+{
+	snprintf(out, len, "%s", path);
+	char *slash = strrchr(out, '/');
+	if (slash)
+		*slash = '\0';
+	else
+		out[0] = '\0';
+}
+
+static int journal(struct applier *ap, enum jkind kind, const char *path, const char *backup)
 {
 	if (ap->nj == ap->capj) {
 		size_t nc = ap->capj ? ap->capj * 2 : 64;
@@ -193,11 +300,16 @@ static int journal(struct applier *ap, enum jkind kind, const char *path, const 
 		return st_error_set(ap->err, ENOMEM, "apply");
 	}
 	if (kind == J_META) {
-		if (fstatat(dirfd, name, &je->st, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH)) < 0) {
+		if (fstatat(ap->root, path, &je->st, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) < 0) {
+			int e = errno;
 			free(je->path);
-			return st_error_set(ap->err, errno, "stat \"%s\"", path);
+			return st_error_set(ap->err, e, "stat \"%s\"", path);
 		}
-		st_xattrs_read(dirfd, name, &je->x);
+		int r = xattrs_read(ap->root, path, &je->x);
+		if (r < 0) {
+			free(je->path);
+			return st_error_set(ap->err, -r, "read xattrs of \"%s\"", path);
+		}
 	}
 	ap->nj++;
 	return 0;
@@ -208,19 +320,35 @@ static bool is_created(struct applier *ap, const char *path)
 	return st_hashmap_get(&ap->created, path) != NULL;
 }
 
+/* Journal an existing directory's metadata (its times above all) before
+ * its entries or its metadata change, once per apply. */
+static int touch_dir(struct applier *ap, const char *dir)
+{
+	if ((dir[0] && is_created(ap, dir)) || st_hashmap_get(&ap->touched, dir))
+		return 0;
+	int r = journal(ap, J_META, dir, NULL);
+	if (r < 0)
+		return r;
+	if (st_hashmap_put(&ap->touched, dir, (void *)1) < 0)
+		return st_error_set(ap->err, ENOMEM, "apply");
+	return 0;
+}
+
+static int touch_parent(struct applier *ap, const char *path)
+{
+	char parent[PATH_MAX];
+	parent_of(path, parent, sizeof(parent));
+	return touch_dir(ap, parent);
+}
+
 static int mark_created(struct applier *ap, const char *path)
 {
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", path);
-	char *slash = strrchr(parent, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		parent[0] = '\0';
+	parent_of(path, parent, sizeof(parent));
 	/* everything under a created directory goes when it goes */
 	if (!parent[0] || !is_created(ap, parent)) {
-		int r = journal(ap, J_CREATED, path, NULL, -1, NULL);
-		if (r < 0)
+		int r = touch_dir(ap, parent);
+		if (r < 0 || (r = journal(ap, J_CREATED, path, NULL)) < 0)
 			return r;
 	}
 	if (st_hashmap_put(&ap->created, path, (void *)1) < 0)
@@ -240,12 +368,17 @@ static int displace(struct applier *ap, int pfd, const char *base, const char *p
 	}
 	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : st_error_set(ap->err, errno, "stat \"%s\"", path);
+	int r = touch_parent(ap, path);
+	if (r < 0)
+		return r;
 	if (is_created(ap, path)) {
 		st_hashmap_put(&ap->created, path, NULL);
 		return st_rm_rf_at(pfd, base, ap->err);
 	}
 	if (ap->scratch_fd < 0) {
 		char rnd[17];
+		if ((r = touch_dir(ap, "")) < 0)
+			return r;
 		st_random_hex(rnd, 8);
 		snprintf(ap->scratch, sizeof(ap->scratch), ".strata-apply-%s", rnd);
 		if (mkdirat(ap->root, ap->scratch, 0700) < 0)
@@ -258,7 +391,17 @@ static int displace(struct applier *ap, int pfd, const char *base, const char *p
 	snprintf(bname, sizeof(bname), "%u", ap->nbackup++);
 	if (renameat(pfd, base, ap->scratch_fd, bname) < 0)
 		return st_error_set(ap->err, errno, "move aside \"%s\"", path);
-	return journal(ap, J_MOVED, path, bname, -1, NULL);
+	return journal(ap, J_MOVED, path, bname);
+}
+
+static void remove_scratch(struct applier *ap)
+{
+	if (ap->scratch_fd >= 0) {
+		struct st_error ignore;
+		close(ap->scratch_fd);
+		ap->scratch_fd = -1;
+		st_rm_rf_at(ap->root, ap->scratch, &ignore);
+	}
 }
 
 static void rollback(struct applier *ap)
@@ -267,18 +410,13 @@ static void rollback(struct applier *ap)
 	for (size_t i = ap->nj; i > 0; i--) {
 		struct jent *je = &ap->j[i - 1];
 		char parent[PATH_MAX];
-		snprintf(parent, sizeof(parent), "%s", je->path);
-		char *slash = strrchr(parent, '/');
-		const char *base = slash ? slash + 1 : parent;
-		if (slash)
-			*slash = '\0';
-		else
-			parent[0] = '\0';
+		parent_of(je->path, parent, sizeof(parent));
+		const char *slash = strrchr(je->path, '/');
+		const char *name = slash ? slash + 1 : je->path;
 		_cleanup_close_ int pfd = parent[0] ? st_open_nofollow(ap->root, parent, O_RDONLY | O_DIRECTORY, 0)
-						    : dup(ap->root);
+						    : openat(ap->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (pfd < 0)
 			continue;
-		const char *name = slash ? base : je->path;
 		switch (je->kind) {
 		case J_CREATED:
 			st_rm_rf_at(pfd, name, &ignore);
@@ -290,16 +428,21 @@ static void rollback(struct applier *ap)
 		case J_META: {
 			struct st_xattrs now = {0};
 			char p[PATH_MAX];
-			st_fd_path(p, sizeof(p), pfd, name);
-			st_xattrs_read(pfd, name, &now);
+			bool follow;
+			xattr_path(p, sizeof(p), pfd, name, &follow);
+			xattrs_read(pfd, name, &now);
 			for (size_t k = 0; k < now.n; k++)
-				lremovexattr(p, now.v[k].name);
+				follow ? removexattr(p, now.v[k].name) : lremovexattr(p, now.v[k].name);
 			st_xattrs_free(&now);
-			st_set_metadata(pfd, name, *name ? -1 : pfd, &je->st, &je->x, &ignore);
+			set_metadata(pfd, name, *name ? -1 : pfd, &je->st, &je->x, &ignore);
 			break;
 		}
 		}
 	}
+	/* the scratch directory's removal touches the root again */
+	remove_scratch(ap);
+	struct timespec ts[2] = {ap->root_st.st_atim, ap->root_st.st_mtim};
+	futimens(ap->root, ts);
 }
 
 static void applier_free(struct applier *ap)
@@ -314,13 +457,10 @@ static void applier_free(struct applier *ap)
 		free(ap->dt[i].path);
 	free(ap->dt);
 	st_hashmap_free(&ap->created);
+	st_hashmap_free(&ap->touched);
 	if (ap->parent_fd >= 0)
 		close(ap->parent_fd);
-	if (ap->scratch_fd >= 0) {
-		struct st_error ignore;
-		close(ap->scratch_fd);
-		st_rm_rf_at(ap->root, ap->scratch, &ignore);
-	}
+	remove_scratch(ap);
 }
 
 /* "./a//b/" -> "a/b"; rejects absolute names, "..", and whiteout names used
@@ -371,13 +511,38 @@ static int escape_error(struct applier *ap, int r, const char *path)
 	return st_error_set(ap->err, -r, "layer entry \"%s\": open parent directory", path);
 }
 
-/* The parent directory of an entry, created (0755) when missing. */
-static int open_parent(struct applier *ap, const char *parent, const char *path)
+/* Where the directory fd really is, relative to the root. */
+static int real_path(struct applier *ap, int fd, char *out, size_t len, const char *path)
 {
-	if (!parent[0])
+	char proc[64], abs[PATH_MAX];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(proc, abs, sizeof(abs) - 1);
+	if (n < 0)
+		return st_error_set(ap->err, errno, "layer entry \"%s\": locate parent directory", path);
+	abs[n] = '\0';
+	if (strncmp(abs, ap->rootpath, ap->rootlen) != 0 || (abs[ap->rootlen] && abs[ap->rootlen] != '/'))
+		return st_error_fail(ap->err, EXDEV, "layer entry \"%s\": its parent is outside the layer root", path);
+	const char *rel = abs + ap->rootlen;
+	while (*rel == '/')
+		rel++;
+	if (strlen(rel) >= len)
+		return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%s\": name too long", path);
+	snprintf(out, len, "%s", rel);
+	return 0;
+}
+
+/* The parent directory of an entry, created (0755) when missing; `real`
+ * receives its path without symlinks. */
+static int open_parent(struct applier *ap, const char *parent, const char *path, char *real, size_t rlen)
+{
+	if (!parent[0]) {
+		real[0] = '\0';
 		return ap->root;
-	if (ap->parent_fd >= 0 && strcmp(ap->parent_path, parent) == 0)
+	}
+	if (ap->parent_fd >= 0 && strcmp(ap->parent_path, parent) == 0) {
+		snprintf(real, rlen, "%s", ap->parent_real);
 		return ap->parent_fd;
+	}
 	if (ap->parent_fd >= 0)
 		close(ap->parent_fd);
 	ap->parent_fd = -1;
@@ -407,18 +572,31 @@ static int open_parent(struct applier *ap, const char *parent, const char *path)
 					return escape_error(ap, pfd, path);
 			}
 			const char *name = slash ? slash + 1 : sub;
+			char preal[PATH_MAX], made[PATH_MAX];
+			int r = slash ? real_path(ap, pfd, preal, sizeof(preal), path) : (preal[0] = '\0', 0);
+			if (r < 0)
+				return r;
+			if (snprintf(made, sizeof(made), "%s%s%s", preal, preal[0] ? "/" : "", name) >= (int)sizeof(made))
+				return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%s\": name too long", path);
+			if ((r = touch_parent(ap, made)) < 0)
+				return r;
 			if (mkdirat(slash ? pfd : ap->root, name, 0755) < 0)
 				return st_error_set(ap->err, errno, "layer entry \"%s\": create parent \"%s\"", path, sub);
-			int r = mark_created(ap, sub);
-			if (r < 0)
+			if ((r = mark_created(ap, made)) < 0)
 				return r;
 		}
 		fd = st_open_beneath(ap->root, parent, O_RDONLY | O_DIRECTORY, 0);
 	}
 	if (fd < 0)
 		return escape_error(ap, fd, path);
+	int r = real_path(ap, fd, ap->parent_real, sizeof(ap->parent_real), path);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
 	ap->parent_fd = fd;
 	snprintf(ap->parent_path, sizeof(ap->parent_path), "%s", parent);
+	snprintf(real, rlen, "%s", ap->parent_real);
 	return fd;
 }
 
@@ -515,6 +693,7 @@ static int add_dirtime(struct applier *ap, const char *path, const struct stat *
 	return 0;
 }
 
+/* A whiteout entry; `parent` is the real path of the directory pfd. */
 static int whiteout(struct applier *ap, int pfd, const char *parent, const char *base, const char *path)
 {
 	char victim[PATH_MAX];
@@ -523,11 +702,9 @@ static int whiteout(struct applier *ap, int pfd, const char *parent, const char 
 
 	if (strcmp(base, ST_WH_OPAQUE) == 0) {
 		if (ap->o->wh == ST_WH_OVERLAY) {
-			if (!is_created(ap, parent)) {
-				int r = journal(ap, J_META, parent, NULL, pfd, "");
-				if (r < 0)
-					return r;
-			}
+			int r = touch_dir(ap, parent);
+			if (r < 0)
+				return r;
 			if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
 				return st_error_set(ap->err, errno, "layer entry \"%s\": mark directory opaque", path);
 			return 0;
@@ -541,7 +718,7 @@ static int whiteout(struct applier *ap, int pfd, const char *parent, const char 
 		for (size_t i = 0; i < n && r >= 0; i++) {
 			char child[PATH_MAX];
 			snprintf(child, sizeof(child), "%s%s%s", parent, parent[0] ? "/" : "", names[i]);
-			if (!parent[0] && strcmp(names[i], ap->scratch) == 0)
+			if (!parent[0] && ap->scratch_fd >= 0 && strcmp(names[i], ap->scratch) == 0)
 				continue;
 			if (!is_created(ap, child))
 				r = displace(ap, pfd, names[i], child);
@@ -551,15 +728,60 @@ static int whiteout(struct applier *ap, int pfd, const char *parent, const char 
 	}
 	if (st_str_has_prefix(base, ST_WH_META_PREFIX))
 		return 0; /* aufs' own bookkeeping (.wh..wh.plnk, .wh..wh.aufs): never layer content */
-	if (!*vname || strcmp(vname, ".") == 0 || strcmp(vname, "..") == 0)
-		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": invalid whiteout", path);
 	int r = displace(ap, pfd, vname, victim);
 	if (r < 0 || ap->o->wh == ST_WH_DELETE)
+		return r;
+	if ((r = touch_parent(ap, victim)) < 0)
 		return r;
 	/* overlay: a 0/0 character device hides the lower entry */
 	if (mknodat(pfd, vname, S_IFCHR | 0, makedev(0, 0)) < 0)
 		return st_error_set(ap->err, errno, "layer entry \"%s\": create whiteout", path);
 	return mark_created(ap, victim);
+}
+
+static int apply_hardlink(struct applier *ap, int pfd, const char *base, const char *path, const char *jpath,
+			  const char *hardlink)
+{
+	char target[PATH_MAX], tparent[PATH_MAX];
+	int r = clean_name(ap, hardlink, target, sizeof(target), "hardlink target");
+	if (r < 0)
+		return r;
+	if (!target[0])
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": hardlink to the root", path);
+	parent_of(target, tparent, sizeof(tparent));
+	const char *ts = strrchr(target, '/');
+	const char *tbase = ts ? ts + 1 : target;
+	_cleanup_close_ int tpfd = tparent[0] ? st_open_beneath(ap->root, tparent, O_RDONLY | O_DIRECTORY, 0)
+					      : openat(ap->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (tpfd < 0)
+		return tpfd == -ENOENT ? st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist",
+						       path, target)
+				       : escape_error(ap, tpfd, path);
+	struct stat tst;
+	if (fstatat(tpfd, tbase, &tst, AT_SYMLINK_NOFOLLOW) < 0)
+		return st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist",
+				     path, target);
+	if (S_ISDIR(tst.st_mode))
+		return st_error_fail(ap->err, EPERM, "layer entry \"%s\": hardlink to a directory", path);
+	if ((r = touch_parent(ap, jpath)) < 0)
+		return r;
+	if (linkat(tpfd, tbase, pfd, base, 0) < 0)
+		return st_error_set(ap->err, errno, "layer entry \"%s\": link to \"%s\"", path, target);
+	return mark_created(ap, jpath);
+}
+
+static int apply_root(struct applier *ap, struct archive_entry *e, const struct stat *st)
+{
+	if (archive_entry_filetype(e) != AE_IFDIR)
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": root is not a directory",
+				     archive_entry_pathname(e));
+	struct st_xattrs x = {0};
+	int r;
+	if ((r = entry_xattrs(ap, e, "/", &x)) >= 0 && (r = touch_dir(ap, "")) >= 0 &&
+	    (r = set_metadata(ap->root, "", ap->root, st, &x, ap->err)) >= 0)
+		r = add_dirtime(ap, "", st);
+	st_xattrs_free(&x);
+	return r;
 }
 
 static int apply_entry(struct applier *ap, struct archive_entry *e)
@@ -574,46 +796,44 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	bool plain_file = type == AE_IFREG && !hardlink && archive_entry_sparse_count(e) == 0;
 
 	char parent[PATH_MAX];
-	snprintf(parent, sizeof(parent), "%s", path);
-	char *slash = strrchr(parent, '/');
-	const char *base = slash ? path + (slash - parent) + 1 : path;
-	if (slash)
-		*slash = '\0';
-	else
-		parent[0] = '\0';
+	parent_of(path, parent, sizeof(parent));
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
 
 	bool is_wh = path[0] && st_str_has_prefix(base, ST_WH_PREFIX);
+	if (is_wh) {
+		const char *v = base + strlen(ST_WH_PREFIX);
+		if (!*v || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": invalid whiteout", path);
+	}
+
+	/* the parent first: the tar-split record names the real path */
+	char real[PATH_MAX], jpath[PATH_MAX];
+	int pfd = -1;
+	if (path[0]) {
+		pfd = open_parent(ap, parent, path, real, sizeof(real));
+		if (pfd < 0)
+			return pfd;
+		if (snprintf(jpath, sizeof(jpath), "%s%s%s", real, real[0] ? "/" : "", base) >= (int)sizeof(jpath))
+			return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%s\": name too long", path);
+	} else {
+		jpath[0] = '\0';
+	}
+
 	if (ap->in->ts) {
 		bool ref = plain_file && archive_entry_size(e) > 0 && !(is_wh && ap->o->wh != ST_WH_AUFS);
-		r = st_tarsplit_entry(ap->in->ts, data_start, ref ? path : NULL, ref ? archive_entry_size(e) : 0);
+		r = st_tarsplit_entry(ap->in->ts, data_start, ref ? jpath : NULL, ref ? archive_entry_size(e) : 0);
 		if (r < 0)
 			return st_error_set(ap->err, -r, "record layer tar");
 	}
 
 	struct stat st;
 	entry_stat(e, &st);
-
-	if (!path[0]) { /* the root directory's own metadata */
-		if (type != AE_IFDIR)
-			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": root is not a directory",
-					     archive_entry_pathname(e));
-		struct st_xattrs x = {0};
-		if ((r = entry_xattrs(ap, e, "/", &x)) < 0 || (r = journal(ap, J_META, "", NULL, ap->root, "")) < 0 ||
-		    (r = st_set_metadata(ap->root, "", ap->root, &st, &x, ap->err)) < 0 ||
-		    (r = add_dirtime(ap, "", &st)) < 0) {
-			st_xattrs_free(&x);
-			return r;
-		}
-		st_xattrs_free(&x);
-		return 0;
-	}
-
-	int pfd = open_parent(ap, parent, path);
-	if (pfd < 0)
-		return pfd;
+	if (!path[0]) /* the root directory's own metadata */
+		return apply_root(ap, e, &st);
 
 	if (is_wh && ap->o->wh != ST_WH_AUFS)
-		return whiteout(ap, pfd, parent, base, path);
+		return whiteout(ap, pfd, real, base, path);
 	if (is_wh && st_str_has_prefix(base, ST_WH_META_PREFIX) && strcmp(base, ST_WH_OPAQUE) != 0)
 		return 0;
 
@@ -623,56 +843,37 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 		return st_error_fail(ap->err, EINVAL,
 				     "layer entry \"%s\": a 0/0 character device is reserved for whiteouts", path);
 
+	struct st_xattrs x = {0};
+	_cleanup_close_ int fd = -1;
+	if (!hardlink && (r = entry_xattrs(ap, e, path, &x)) < 0)
+		goto out;
+
 	struct stat cur;
 	bool exists = fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
 	if (exists && type == AE_IFDIR && !hardlink && S_ISDIR(cur.st_mode)) {
-		if (!is_created(ap, path) && (r = journal(ap, J_META, path, NULL, pfd, base)) < 0)
-			return r;
+		if ((r = touch_dir(ap, jpath)) < 0)
+			goto out;
 	} else if (exists) {
-		if ((r = displace(ap, pfd, base, path)) < 0)
-			return r;
+		if ((r = displace(ap, pfd, base, jpath)) < 0)
+			goto out;
 		exists = false;
 	}
 
-	struct st_xattrs x = {0};
-	_cleanup_close_ int fd = -1;
 	if (hardlink) {
-		char target[PATH_MAX], tparent[PATH_MAX];
-		if ((r = clean_name(ap, hardlink, target, sizeof(target), "hardlink target")) < 0)
-			return r;
-		if (!target[0])
-			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": hardlink to the root", path);
-		snprintf(tparent, sizeof(tparent), "%s", target);
-		char *ts = strrchr(tparent, '/');
-		const char *tbase = ts ? target + (ts - tparent) + 1 : target;
-		if (ts)
-			*ts = '\0';
-		_cleanup_close_ int tpfd = ts ? st_open_beneath(ap->root, tparent, O_RDONLY | O_DIRECTORY, 0)
-					      : dup(ap->root);
-		if (tpfd < 0)
-			return tpfd == -ENOENT ? st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist", path, target)
-					       : escape_error(ap, tpfd, path);
-		struct stat tst;
-		if (fstatat(tpfd, tbase, &tst, AT_SYMLINK_NOFOLLOW) < 0)
-			return st_error_fail(ap->err, ENOENT, "layer entry \"%s\": hardlink target \"%s\" does not exist",
-					     path, target);
-		if (S_ISDIR(tst.st_mode))
-			return st_error_fail(ap->err, EPERM, "layer entry \"%s\": hardlink to a directory", path);
-		if (linkat(tpfd, tbase, pfd, base, 0) < 0)
-			return st_error_set(ap->err, errno, "layer entry \"%s\": link to \"%s\"", path, target);
-		return mark_created(ap, path);
+		r = apply_hardlink(ap, pfd, base, path, jpath, hardlink);
+		goto out;
 	}
 
-	if ((r = entry_xattrs(ap, e, path, &x)) < 0)
-		goto out;
 	switch (type) {
 	case AE_IFDIR:
 		if (!exists) {
+			if ((r = touch_parent(ap, jpath)) < 0)
+				goto out;
 			if (mkdirat(pfd, base, 0700) < 0) {
 				r = st_error_set(ap->err, errno, "layer entry \"%s\": mkdir", path);
 				goto out;
 			}
-			if ((r = mark_created(ap, path)) < 0)
+			if ((r = mark_created(ap, jpath)) < 0)
 				goto out;
 		}
 		fd = st_open_nofollow(pfd, base, O_RDONLY | O_DIRECTORY, 0);
@@ -680,16 +881,18 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 			r = st_error_set(ap->err, -fd, "layer entry \"%s\": open", path);
 			goto out;
 		}
-		if ((r = add_dirtime(ap, path, &st)) < 0)
+		if ((r = add_dirtime(ap, jpath, &st)) < 0)
 			goto out;
 		break;
 	case AE_IFREG:
+		if ((r = touch_parent(ap, jpath)) < 0)
+			goto out;
 		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": create", path);
 			goto out;
 		}
-		if ((r = mark_created(ap, path)) < 0 || (r = write_data(ap, fd, e, path)) < 0)
+		if ((r = mark_created(ap, jpath)) < 0 || (r = write_data(ap, fd, e, path)) < 0)
 			goto out;
 		ap->size += archive_entry_size(e);
 		break;
@@ -699,21 +902,25 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 			r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": symlink without a target", path);
 			goto out;
 		}
+		if ((r = touch_parent(ap, jpath)) < 0)
+			goto out;
 		if (symlinkat(t, pfd, base) < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": symlink", path);
 			goto out;
 		}
-		r = mark_created(ap, path);
+		r = mark_created(ap, jpath);
 		break;
 	}
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO:
+		if ((r = touch_parent(ap, jpath)) < 0)
+			goto out;
 		if (mknodat(pfd, base, (mode_t)type | (st.st_mode & 07777), archive_entry_rdev(e)) < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": mknod", path);
 			goto out;
 		}
-		r = mark_created(ap, path);
+		r = mark_created(ap, jpath);
 		break;
 	default:
 		r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": unknown file type 0%o", path, type);
@@ -736,7 +943,7 @@ static int finish_dirtimes(struct applier *ap)
 	for (size_t i = ap->ndt; i > 0; i--) {
 		struct dirtime *d = &ap->dt[i - 1];
 		_cleanup_close_ int fd = d->path[0] ? st_open_nofollow(ap->root, d->path, O_RDONLY | O_DIRECTORY, 0)
-						    : dup(ap->root);
+						    : openat(ap->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd < 0)
 			continue; /* removed again by a later entry */
 		if (futimens(fd, d->ts) < 0)
@@ -745,20 +952,50 @@ static int finish_dirtimes(struct applier *ap)
 	return 0;
 }
 
+static int applier_init(struct applier *ap, int rootfd, struct st_tar_in *in, const struct st_apply_opts *o,
+			struct st_error *err)
+{
+	memset(ap, 0, sizeof(*ap));
+	ap->root = rootfd;
+	ap->o = o;
+	ap->err = err;
+	ap->in = in;
+	ap->scratch_fd = ap->parent_fd = -1;
+	st_hashmap_init(&ap->created, NULL);
+	st_hashmap_init(&ap->touched, NULL);
+	if (fstat(rootfd, &ap->root_st) < 0)
+		return st_error_set(err, errno, "apply layer: stat the layer root");
+	if (!S_ISDIR(ap->root_st.st_mode))
+		return st_error_fail(err, ENOTDIR, "apply layer: the layer root is not a directory");
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", rootfd);
+	ssize_t n = readlink(proc, ap->rootpath, sizeof(ap->rootpath) - 1);
+	if (n < 0)
+		return st_error_set(err, errno, "apply layer: locate the layer root");
+	ap->rootpath[n] = '\0';
+	ap->rootlen = strcmp(ap->rootpath, "/") == 0 ? 0 : (size_t)n;
+	return 0;
+}
+
 int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply_opts *o,
 			 struct st_error *err)
 {
-	struct applier ap = {.root = rootfd, .o = o, .err = err, .in = in, .scratch_fd = -1, .parent_fd = -1};
-	st_hashmap_init(&ap.created, NULL);
+	struct applier ap;
+	int r = applier_init(&ap, rootfd, in, o, err);
+	if (r < 0) {
+		applier_free(&ap);
+		return r;
+	}
 	struct archive *a = archive_read_new();
-	if (!a)
+	if (!a) {
+		applier_free(&ap);
 		return st_error_set(err, ENOMEM, "apply layer");
+	}
 	ap.a = a;
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	int r = 0;
 	if (archive_read_open(a, in, NULL, tar_read, NULL) != ARCHIVE_OK) {
-		r = st_error_fail(err, EINVAL, "layer tar: %s", archive_error_string(a));
+		r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer tar: %s", archive_error_string(a));
 		goto done;
 	}
 	for (;;) {
@@ -774,8 +1011,11 @@ int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply
 		if ((r = apply_entry(&ap, e)) < 0)
 			goto done;
 	}
-	if ((r = st_tar_in_finish(in, err)) < 0 || (r = finish_dirtimes(&ap)) < 0)
+	if ((r = st_tar_in_finish(in, err)) < 0)
 		goto done;
+	/* before the directory times: its removal touches the root */
+	remove_scratch(&ap);
+	r = finish_dirtimes(&ap);
 done:
 	archive_read_free(a);
 	if (r < 0) {
