@@ -40,6 +40,47 @@ int st_open_nofollow(int dirfd, const char *path, int flags, mode_t mode)
 			  RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS);
 }
 
+int st_open_in_root(int rootfd, const char *path, int flags, mode_t mode)
+{
+	return do_openat2(rootfd, path, flags, mode, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
+}
+
+int st_mkdir_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid, struct st_error *err)
+{
+	char sub[PATH_MAX];
+	size_t len = strlen(path);
+	if (len >= sizeof(sub))
+		return st_error_fail(err, ENAMETOOLONG, "mkdir \"%s\": path too long", path);
+	for (size_t i = 0; i <= len; i++) {
+		if (path[i] != '/' && path[i] != '\0')
+			continue;
+		memcpy(sub, path, i);
+		sub[i] = '\0';
+		if (!sub[0] || strcmp(sub, "/") == 0)
+			continue;
+		int fd = st_open_in_root(rootfd, sub, O_RDONLY | O_DIRECTORY, 0);
+		if (fd >= 0) {
+			close(fd);
+			continue;
+		}
+		if (fd != -ENOENT)
+			return st_error_set(err, -fd, "mkdir \"%s\" (at \"%s\")", path, sub);
+		char *slash = strrchr(sub, '/');
+		const char *name = slash ? slash + 1 : sub;
+		if (slash)
+			*slash = '\0';
+		_cleanup_close_ int pfd = st_open_in_root(rootfd, slash && sub[0] ? sub : "/", O_RDONLY | O_DIRECTORY, 0);
+		if (pfd < 0)
+			return st_error_set(err, -pfd, "mkdir \"%s\"", path);
+		if (mkdirat(pfd, name, mode) < 0 && errno != EEXIST)
+			return st_error_set(err, errno, "mkdir \"%s\"", path);
+		if (fchownat(pfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return st_error_set(err, errno, "chown \"%s\"", path);
+		fchmodat(pfd, name, mode, 0);
+	}
+	return 0;
+}
+
 int st_open_dir(int dirfd, const char *path, struct st_error *err)
 {
 	int fd = st_open_beneath(dirfd, path, O_RDONLY | O_DIRECTORY, 0);
@@ -606,6 +647,7 @@ int st_copy_file_data(int src, int dst, const struct stat *st)
 }
 
 struct copy_state {
+	const struct st_copy_opts *o;
 	int dst[PATH_MAX / 2];
 	int dstroot;
 	struct st_hashmap links; /* "dev:ino" -> first path */
@@ -625,17 +667,33 @@ static int copy_special(int sfd, int dfd, const struct st_walk_ent *e)
 	return mknodat(dfd, e->name, e->st.st_mode & (S_IFMT | 07777), e->st.st_rdev) < 0 ? -errno : 0;
 }
 
+/* The metadata a copy gets: the source's, with the caller's overrides. */
+static struct stat copy_stat(const struct copy_state *c, const struct stat *src)
+{
+	struct stat st = *src;
+	if (c->o && c->o->own) {
+		st.st_uid = c->o->uid;
+		st.st_gid = c->o->gid;
+	}
+	if (c->o && c->o->chmod && !S_ISLNK(st.st_mode))
+		st.st_mode = (st.st_mode & S_IFMT) | (c->o->mode & 07777);
+	return st;
+}
+
 static int copy_entry(void *ctx, const struct st_walk_ent *e)
 {
 	struct copy_state *c = ctx;
 	int dfd = c->dst[e->depth - 1];
 	struct st_xattrs x = {0};
+	struct stat st = copy_stat(c, &e->st);
 	int r;
+	if (!e->post && c->o && c->o->skip && c->o->skip(c->o->skip_ctx, e->path))
+		return 1;
 	if (e->post) {
 		r = st_xattrs_read(e->dirfd, e->name, &x);
 		if (r < 0)
 			return st_error_set(c->err, -r, "read xattrs of \"%s\"", e->path);
-		r = st_set_metadata(dfd, e->name, c->dst[e->depth], &e->st, &x, c->err);
+		r = st_set_metadata(dfd, e->name, c->dst[e->depth], &st, &x, c->err);
 		close(c->dst[e->depth]);
 		c->dst[e->depth] = -1;
 		st_xattrs_free(&x);
@@ -651,6 +709,11 @@ static int copy_entry(void *ctx, const struct st_walk_ent *e)
 			return st_error_set(c->err, -fd, "open \"%s\"", e->path);
 		c->dst[e->depth] = fd;
 		return 0;
+	}
+	if (c->o && c->o->merge) { /* replace what is there */
+		struct stat old;
+		if (fstatat(dfd, e->name, &old, AT_SYMLINK_NOFOLLOW) == 0 && (r = st_rm_rf_at(dfd, e->name, c->err)) < 0)
+			return r;
 	}
 	if (!S_ISDIR(e->st.st_mode) && e->st.st_nlink > 1) {
 		char key[64];
@@ -687,16 +750,22 @@ static int copy_entry(void *ctx, const struct st_walk_ent *e)
 		st_xattrs_free(&x);
 		return st_error_set(c->err, -r, "create \"%s\"", e->path);
 	}
-	r = st_set_metadata(dfd, e->name, out, &e->st, &x, c->err);
+	r = st_set_metadata(dfd, e->name, out, &st, &x, c->err);
 	st_xattrs_free(&x);
 	return r < 0 ? st_error_wrap(c->err, "copy \"%s\"", e->path) : 0;
 }
 
 int st_copy_tree(int srcfd, int dstfd, struct st_error *err)
 {
+	return st_copy_tree_opts(srcfd, dstfd, NULL, err);
+}
+
+int st_copy_tree_opts(int srcfd, int dstfd, const struct st_copy_opts *o, struct st_error *err)
+{
 	struct copy_state *c = calloc(1, sizeof(*c));
 	if (!c)
 		return st_error_set(err, ENOMEM, "copy tree");
+	c->o = o;
 	for (size_t i = 0; i < ST_ARRAY_SIZE(c->dst); i++)
 		c->dst[i] = -1;
 	c->dst[0] = dstfd;
@@ -714,8 +783,12 @@ int st_copy_tree(int srcfd, int dstfd, struct st_error *err)
 	/* the root's own metadata */
 	struct stat st;
 	struct st_xattrs x = {0};
+	if (o && o->keep_root)
+		return 0;
 	if (fstat(srcfd, &st) < 0)
 		return st_error_set(err, errno, "stat source root");
+	struct copy_state tmp = {.o = o};
+	st = copy_stat(&tmp, &st);
 	st_xattrs_read(srcfd, "", &x);
 	r = st_set_metadata(dstfd, "", dstfd, &st, &x, err);
 	st_xattrs_free(&x);

@@ -14,6 +14,11 @@ int st_open_beneath(int dirfd, const char *path, int flags, mode_t mode);
 /* Same, never following any symlink (RESOLVE_NO_SYMLINKS as well). */
 int st_open_nofollow(int dirfd, const char *path, int flags, mode_t mode);
 int st_open_dir(int dirfd, const char *path, struct st_error *err);
+/* openat2(RESOLVE_IN_ROOT): symlinks, absolute ones too, resolve as if rootfd
+ * were "/" (chroot semantics; for paths inside an image). */
+int st_open_in_root(int rootfd, const char *path, int flags, mode_t mode);
+/* mkdir -p with chroot semantics; new directories get mode and owner. */
+int st_mkdir_in_root(int rootfd, const char *path, mode_t mode, uid_t uid, gid_t gid, struct st_error *err);
 
 int st_mkdir_p_at(int dirfd, const char *path, mode_t mode, struct st_error *err);
 /* Remove name under dirfd recursively, never following symlinks and never
@@ -75,6 +80,19 @@ int st_set_metadata(int dirfd, const char *name, int fd, const struct stat *st,
  * xattrs, hardlinks, sparse files, devices, fifos, sockets, timestamps.
  * Reflinks where the filesystem allows. */
 int st_copy_tree(int srcfd, int dstfd, struct st_error *err);
+struct st_copy_opts {
+	bool merge;     /* replace existing non-directories, merge directories */
+	bool keep_root; /* leave the destination root's own metadata alone */
+	bool own;       /* copies get uid/gid */
+	uid_t uid;
+	gid_t gid;
+	bool chmod;     /* copies get mode (permission bits) */
+	mode_t mode;
+	/* skip a source path (and, for a directory, all below it) */
+	bool (*skip)(void *ctx, const char *path);
+	void *skip_ctx;
+};
+int st_copy_tree_opts(int srcfd, int dstfd, const struct st_copy_opts *o, struct st_error *err);
 int st_copy_file_data(int src, int dst, const struct stat *st);
 
 /* Bytes of regular files under root (each inode once). */
