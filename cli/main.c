@@ -154,6 +154,60 @@ void cli_table_print(struct cli_table *t, FILE *f)
 static const struct cli_cmd top_cmds[] = {
 	{"info", cmd_info, "Show the storage driver, the store and which drivers work here",
 	 "info [--format json]\n\nOptions:\n      --format string   table (default) or json\n"},
+	{"build", cmd_build, "Build an image from a Dockerfile",
+	 "[OPTIONS] CONTEXT\n\nOptions:\n"
+	 "      --build-arg key=value   Set a build-time variable (repeatable)\n"
+	 "  -f, --file string           Name of the Dockerfile (default CONTEXT/Dockerfile)\n"
+	 "      --network string        Network for RUN: host (default) or none\n"
+	 "      --no-cache              Do not use the build cache\n"
+	 "  -q, --quiet                 Print only the image id\n"
+	 "      --runtime string        OCI runtime for RUN (default runc)\n"
+	 "  -t, --tag name:tag          Name and tag the image (repeatable)\n"
+	 "      --target string         Stop at this build stage\n"},
+	{"images", cmd_images, "List images",
+	 "[-q] [--format json]\n\nOptions:\n  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
+	{"history", cmd_history, "Show the history of an image (one row per instruction)",
+	 "[--format json] [--no-trunc] IMAGE\n"},
+	{"import", cmd_import, "Import a root filesystem tar as a one-layer image",
+	 "[-m MESSAGE] FILE|- [NAME[:TAG]]\n"},
+	{"inspect", cmd_inspect, "Show low-level information on images and containers", "NAME|ID...\n"},
+	{"rmi", cmd_rmi, "Remove images", "[-f] IMAGE...\n\nOptions:\n  -f, --force   Remove an image with several tags\n"},
+	{"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},
+	{"commit", cmd_commit, "Create a new image from a container's changes",
+	 "[-m MESSAGE] CONTAINER [NAME[:TAG]]\n"},
+	{"create", cmd_create, "Create a new container",
+	 "[OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n"
+	 "      --entrypoint string   Overwrite the image's ENTRYPOINT\n"
+	 "  -e, --env list            Set environment variables (K=V, repeatable)\n"
+	 "      --name string         Assign a name to the container\n"
+	 "      --network string      host (default) or none\n"
+	 "      --runtime string      OCI runtime (default runc)\n"
+	 "  -u, --user string         Username or UID (name|uid[:group|gid])\n"
+	 "  -v, --volume list         Bind mount a host path or a volume: SRC:DST[:ro]\n"
+	 "  -w, --workdir string      Working directory inside the container\n"},
+	{"diff", cmd_diff, "Inspect changes to files on a container's filesystem", "CONTAINER\n"},
+	{"export", cmd_export, "Export a container's filesystem as a tar archive", "[-o FILE] CONTAINER\n"},
+	{"logs", cmd_logs, "Fetch the logs of a container", "CONTAINER\n"},
+	{"mount", cmd_mount, "Mount a container's root filesystem and print its path", "CONTAINER\n"},
+	{"ps", cmd_ps, "List containers",
+	 "[-a] [-q] [--format json]\n\nOptions:\n  -a, --all             Show all containers (default shows just running)\n"
+	 "  -q, --quiet           Only container ids\n      --format string   table (default) or json\n"},
+	{"rm", cmd_rm, "Remove one or more containers", "[-f] CONTAINER...\n\nOptions:\n  -f, --force   Force the removal of a running container\n"},
+	{"run", cmd_run, "Create and run a new container",
+	 "[OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n"
+	 "  -d, --detach              Run in the background and print the container id\n"
+	 "      --rm                  Remove the container when it exits\n"
+	 "      --entrypoint string   Overwrite the image's ENTRYPOINT\n"
+	 "  -e, --env list            Set environment variables (K=V, repeatable)\n"
+	 "      --name string         Assign a name to the container\n"
+	 "      --network string      host (default) or none\n"
+	 "      --runtime string      OCI runtime (default runc)\n"
+	 "  -u, --user string         Username or UID (name|uid[:group|gid])\n"
+	 "  -v, --volume list         Bind mount a host path or a volume: SRC:DST[:ro]\n"
+	 "  -w, --workdir string      Working directory inside the container\n"},
+	{"start", cmd_start, "Start one or more stopped containers", "[-a] CONTAINER...\n\nOptions:\n  -a, --attach   Attach stdout/stderr and wait\n"},
+	{"stop", cmd_stop, "Stop one or more running containers", "[-t SECONDS] CONTAINER...\n\nOptions:\n  -t, --time int   Seconds to wait before killing it (default 10)\n"},
+	{"umount", cmd_umount, "Unmount a container's root filesystem", "CONTAINER\n"},
 	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
 	{0, 0, 0, 0},

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "container.h"
 #include "driver.h"
 #include "fs.h"
 #include "json.h"
@@ -167,7 +168,7 @@ int st_store_open(const struct st_store_config *cfg, struct st_store **out, stru
 	if (changed && (r = save_choice(s, name, err)) < 0)
 		goto fail_locked;
 	if ((r = st_drv_recover(s->driver, err)) < 0 || (r = st_lease_sweep(s, err)) < 0 ||
-	    (r = st_layer_store_recover(s, err)) < 0)
+	    (r = st_layer_store_recover(s, err)) < 0 || (r = st_container_store_recover(s, err)) < 0)
 		goto fail_locked;
 	st_store_unlock(s);
 	*out = s;

@@ -1,0 +1,533 @@
+/* Containers: create, start, run, stop, ps, logs, rm, diff, commit,
+ * export, mount, umount. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cli.h"
+#include "container.h"
+
+#define CREATE_OPTS \
+	{"name", required_argument, 0, 'n'}, {"env", required_argument, 0, 'e'}, \
+	{"workdir", required_argument, 0, 'w'}, {"user", required_argument, 0, 'u'}, \
+	{"entrypoint", required_argument, 0, 'E'}, {"volume", required_argument, 0, 'v'}, \
+	{"network", required_argument, 0, 'N'}, {"runtime", required_argument, 0, 'R'}
+
+struct create_args {
+	struct st_container_opts o;
+	char **env;
+	size_t nenv;
+	struct st_mount_spec *mounts;
+	size_t nmounts;
+	bool rm, detach;
+};
+
+static void create_args_free(struct create_args *a)
+{
+	free(a->env);
+	for (size_t i = 0; i < a->nmounts; i++) {
+		free(a->mounts[i].src);
+		free(a->mounts[i].dst);
+	}
+	free(a->mounts);
+}
+
+static int parse_volume(struct cli *c, struct create_args *a, const char *spec)
+{
+	char *copy = strdup(spec), *parts[3] = {0};
+	int n = 0;
+	for (char *save = NULL, *t = strtok_r(copy, ":", &save); t && n < 3; t = strtok_r(NULL, ":", &save))
+		parts[n++] = t;
+	struct st_mount_spec m = {0};
+	bool ok = n >= 1 && n <= 3;
+	if (ok && n == 1) { /* an anonymous volume at DST (named at create) */
+		m.dst = strdup(parts[0]);
+		m.volume = true;
+	} else if (ok) {
+		m.src = strdup(parts[0]);
+		m.dst = strdup(parts[1]);
+		m.volume = parts[0][0] != '/';
+		if (n == 3) {
+			ok = !strcmp(parts[2], "ro") || !strcmp(parts[2], "rw");
+			m.ro = !strcmp(parts[2], "ro");
+		}
+	}
+	free(copy);
+	if (!ok || !m.dst || m.dst[0] != '/') {
+		free(m.src);
+		free(m.dst);
+		return cli_usage(c, "invalid volume specification \"%s\": SRC:DST[:ro|rw] with an absolute DST", spec);
+	}
+	struct st_mount_spec *nm = realloc(a->mounts, (a->nmounts + 1) * sizeof(*nm));
+	if (!nm)
+		return EXIT_ERR;
+	a->mounts = nm;
+	nm[a->nmounts++] = m;
+	return 0;
+}
+
+/* Options of create and run; returns -1 to go on, else an exit code. */
+static int parse_create(struct cli *c, int argc, char **argv, struct create_args *a, bool run)
+{
+	static const struct option copts[] = {CREATE_OPTS, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	static const struct option ropts[] = {CREATE_OPTS, {"rm", no_argument, 0, 'r'}, {"detach", no_argument, 0, 'd'},
+					      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	memset(a, 0, sizeof(*a));
+	int o;
+	while ((o = cli_getopt(c, argc, argv, run ? "e:w:u:v:d" : "e:w:u:v:", run ? ropts : copts)) != -1) {
+		switch (o) {
+		case 'h':
+			return EXIT_OK;
+		case '?':
+			return EXIT_USAGE;
+		case 'n':
+			a->o.name = optarg;
+			break;
+		case 'e': {
+			/* -e NAME alone takes the value from our environment */
+			const char *kv = optarg;
+			if (!strchr(kv, '=')) {
+				const char *v = getenv(kv);
+				if (!v)
+					break;
+				char *buf = malloc(strlen(kv) + strlen(v) + 2);
+				sprintf(buf, "%s=%s", kv, v);
+				kv = buf; /* lives as long as the process */
+			}
+			char **ne = realloc(a->env, (a->nenv + 1) * sizeof(char *));
+			if (!ne)
+				return EXIT_ERR;
+			a->env = ne;
+			ne[a->nenv++] = (char *)kv;
+			break;
+		}
+		case 'w':
+			a->o.workdir = optarg;
+			break;
+		case 'u':
+			a->o.user = optarg;
+			break;
+		case 'E':
+			a->o.entrypoint = optarg;
+			break;
+		case 'v':
+			if (parse_volume(c, a, optarg) != 0)
+				return EXIT_USAGE;
+			break;
+		case 'N':
+			if (strcmp(optarg, "host") && strcmp(optarg, "none") && strcmp(optarg, "default"))
+				return cli_usage(c, "unknown network \"%s\" (host or none)", optarg);
+			a->o.network_none = !strcmp(optarg, "none");
+			break;
+		case 'R':
+			a->o.runtime = optarg;
+			break;
+		case 'r':
+			a->rm = true;
+			break;
+		case 'd':
+			a->detach = true;
+			break;
+		}
+	}
+	if (optind >= argc)
+		return cli_usage(c, "\"%s\" requires at least 1 argument (an image)", c->prog);
+	a->o.image = argv[optind];
+	a->o.cmd = argv + optind + 1;
+	a->o.ncmd = (size_t)(argc - optind - 1);
+	a->o.env = a->env;
+	a->o.nenv = a->nenv;
+	a->o.mounts = a->mounts;
+	a->o.nmounts = a->nmounts;
+	return -1;
+}
+
+int cmd_create(struct cli *c, int argc, char **argv)
+{
+	struct create_args a;
+	int rc = parse_create(c, argc, argv, &a, false);
+	if (rc >= 0) {
+		create_args_free(&a);
+		return rc;
+	}
+	struct st_store *s;
+	if (cli_store(c, &s) != 0) {
+		create_args_free(&a);
+		return EXIT_ERR;
+	}
+	struct st_error err = {0};
+	char id[65];
+	rc = st_container_create(s, &a.o, id, &err) < 0 ? cli_fail(&err) : (printf("%s\n", id), EXIT_OK);
+	create_args_free(&a);
+	return rc;
+}
+
+int cmd_run(struct cli *c, int argc, char **argv)
+{
+	struct create_args a;
+	int rc = parse_create(c, argc, argv, &a, true);
+	if (rc >= 0) {
+		create_args_free(&a);
+		return rc;
+	}
+	if (a.rm && a.detach) {
+		create_args_free(&a);
+		return cli_usage(c, "--rm and -d cannot be used together");
+	}
+	struct st_store *s;
+	if (cli_store(c, &s) != 0) {
+		create_args_free(&a);
+		return EXIT_ERR;
+	}
+	struct st_error err = {0};
+	char id[65];
+	if (st_container_create(s, &a.o, id, &err) < 0) {
+		create_args_free(&a);
+		return cli_fail(&err);
+	}
+	create_args_free(&a);
+	int code = 0;
+	fflush(stdout);
+	if (st_container_start(s, id, !a.detach, STDOUT_FILENO, STDERR_FILENO, &code, &err) < 0) {
+		rc = cli_fail(&err);
+		code = 125;
+	} else if (a.detach) {
+		printf("%s\n", id);
+		code = 0;
+	}
+	if (a.rm) {
+		struct st_error e2 = {0};
+		if (st_container_remove(s, id, true, &e2) < 0)
+			cli_fail(&e2);
+	}
+	(void)rc;
+	return code;
+}
+
+static int each_container(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *opts,
+			  int (*fn)(struct cli *, struct st_store *, const char *, void *), void *ctx,
+			  int (*opt)(int o, void *ctx))
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, shortopts, opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		if (opt && opt(o, ctx) != 0)
+			return cli_usage(c, "invalid value \"%s\" for %s", optarg, argv[optind - 1]);
+	}
+	if (optind >= argc)
+		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	int rc = EXIT_OK;
+	for (int i = optind; i < argc; i++) {
+		int r = fn(c, s, argv[i], ctx);
+		if (r != EXIT_OK)
+			rc = r;
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------ start and stop */
+
+struct start_ctx {
+	bool attach;
+};
+
+static int start_opt(int o, void *ctx)
+{
+	((struct start_ctx *)ctx)->attach = o == 'a';
+	return 0;
+}
+
+static int start_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
+{
+	struct start_ctx *sc = ctx;
+	struct st_error err = {0};
+	int code = 0;
+	fflush(stdout);
+	if (st_container_start(s, ref, sc->attach, STDOUT_FILENO, STDERR_FILENO, &code, &err) < 0)
+		return cli_fail(&err);
+	if (!sc->attach)
+		printf("%s\n", ref);
+	return sc->attach ? code : EXIT_OK;
+}
+
+int cmd_start(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"attach", no_argument, 0, 'a'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct start_ctx sc = {0};
+	return each_container(c, argc, argv, "a", opts, start_one, &sc, start_opt);
+}
+
+struct stop_ctx {
+	int timeout;
+};
+
+static int stop_opt(int o, void *ctx)
+{
+	char *end;
+	long t = strtol(optarg, &end, 10);
+	if (*end || t < 0)
+		return -1;
+	((struct stop_ctx *)ctx)->timeout = (int)t;
+	return 0;
+}
+
+static int stop_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
+{
+	struct st_error err = {0};
+	if (st_container_stop(s, ref, ((struct stop_ctx *)ctx)->timeout, &err) < 0)
+		return cli_fail(&err);
+	printf("%s\n", ref);
+	return EXIT_OK;
+}
+
+int cmd_stop(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"time", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct stop_ctx sc = {10};
+	return each_container(c, argc, argv, "t:", opts, stop_one, &sc, stop_opt);
+}
+
+/* ------------------------------------------------------------------ rm */
+
+struct rm_ctx {
+	bool force;
+};
+
+static int rm_opt(int o, void *ctx)
+{
+	((struct rm_ctx *)ctx)->force = true;
+	return 0;
+}
+
+static int rm_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
+{
+	struct st_error err = {0};
+	if (st_container_remove(s, ref, ((struct rm_ctx *)ctx)->force, &err) < 0)
+		return cli_fail(&err);
+	printf("%s\n", ref);
+	return EXIT_OK;
+}
+
+int cmd_rm(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct rm_ctx rc = {0};
+	return each_container(c, argc, argv, "f", opts, rm_one, &rc, rm_opt);
+}
+
+/* ------------------------------------------------------------------ ps */
+
+int cmd_ps(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"all", no_argument, 0, 'a'}, {"quiet", no_argument, 0, 'q'},
+					     {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	bool all = false, quiet = false, json = false;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "aq", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		if (o == 'a')
+			all = true;
+		if (o == 'q')
+			quiet = true;
+		if (o == 'f') {
+			if (strcmp(optarg, "json") && strcmp(optarg, "table"))
+				return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
+			json = !strcmp(optarg, "json");
+		}
+	}
+	if (optind != argc)
+		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_error err = {0};
+	struct st_container *v;
+	size_t n;
+	if (st_container_list(s, &v, &n, &err) < 0)
+		return cli_fail(&err);
+	struct cli_table t;
+	cli_table_init(&t, 6);
+	cli_table_row(&t, "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
+	json_object *a = json_object_new_array();
+	static const char *const names[] = {"created", "running", "exited"};
+	for (size_t i = 0; i < n; i++) {
+		if (!all && v[i].status != ST_CT_RUNNING)
+			continue;
+		char sid[13], ago[64], status[96], cmd[32];
+		snprintf(sid, sizeof(sid), "%.12s", v[i].id);
+		cli_ago(v[i].created, ago, sizeof(ago));
+		if (v[i].status == ST_CT_RUNNING) {
+			char up[64];
+			cli_ago(v[i].started_at, up, sizeof(up));
+			snprintf(status, sizeof(status), "Up %.*s", (int)(strlen(up) - 4), up);
+		} else if (v[i].status == ST_CT_EXITED) {
+			char ago2[64];
+			cli_ago(v[i].finished_at, ago2, sizeof(ago2));
+			snprintf(status, sizeof(status), "Exited (%d) %s", v[i].exit_code, ago2);
+		} else {
+			snprintf(status, sizeof(status), "Created");
+		}
+		snprintf(cmd, sizeof(cmd), "\"%.18s%s\"", v[i].command ? v[i].command : "",
+			 v[i].command && strlen(v[i].command) > 18 ? "…" : "");
+		if (quiet) {
+			printf("%s\n", sid);
+			continue;
+		}
+		cli_table_row(&t, sid, v[i].image_ref, cmd, ago, status, v[i].name);
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "ID", json_object_new_string(v[i].id));
+		json_object_object_add(e, "Names", json_object_new_string(v[i].name));
+		json_object_object_add(e, "Image", json_object_new_string(v[i].image_ref));
+		json_object_object_add(e, "ImageID", json_object_new_string(v[i].image));
+		json_object_object_add(e, "Command", json_object_new_string(v[i].command ? v[i].command : ""));
+		json_object_object_add(e, "Created", json_object_new_int64(v[i].created));
+		json_object_object_add(e, "State", json_object_new_string(names[v[i].status]));
+		json_object_object_add(e, "Status", json_object_new_string(status));
+		json_object_object_add(e, "ExitCode", json_object_new_int(v[i].exit_code));
+		json_object_array_add(a, e);
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+								     JSON_C_TO_STRING_NOSLASHESCAPE));
+	else if (!quiet)
+		cli_table_print(&t, stdout);
+	json_object_put(a);
+	st_container_list_free(v, n);
+	return EXIT_OK;
+}
+
+/* --------------------------------------------- single-container commands */
+
+static int one_arg(struct cli *c, int argc, char **argv, struct st_store **s)
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
+		return o == 'h' ? EXIT_OK : EXIT_USAGE;
+	if (optind + 1 != argc)
+		return cli_usage(c, "\"%s\" requires exactly 1 argument (a container)", c->prog);
+	return cli_store(c, s) != 0 ? EXIT_ERR : -1;
+}
+
+int cmd_logs(struct cli *c, int argc, char **argv)
+{
+	struct st_store *s;
+	int rc = one_arg(c, argc, argv, &s);
+	if (rc >= 0)
+		return rc;
+	struct st_error err = {0};
+	return st_container_logs(s, argv[optind], STDOUT_FILENO, STDERR_FILENO, &err) < 0 ? cli_fail(&err) : EXIT_OK;
+}
+
+int cmd_diff(struct cli *c, int argc, char **argv)
+{
+	struct st_store *s;
+	int rc = one_arg(c, argc, argv, &s);
+	if (rc >= 0)
+		return rc;
+	struct st_error err = {0};
+	struct st_changes ch = {0};
+	if (st_container_changes(s, argv[optind], &ch, &err) < 0)
+		return cli_fail(&err);
+	for (size_t i = 0; i < ch.n; i++)
+		printf("%c %s\n", ch.v[i].kind, ch.v[i].path);
+	st_changes_free(&ch);
+	return EXIT_OK;
+}
+
+int cmd_mount(struct cli *c, int argc, char **argv)
+{
+	struct st_store *s;
+	int rc = one_arg(c, argc, argv, &s);
+	if (rc >= 0)
+		return rc;
+	struct st_error err = {0};
+	char path[PATH_MAX];
+	if (st_container_mount(s, argv[optind], path, sizeof(path), &err) < 0)
+		return cli_fail(&err);
+	printf("%s\n", path);
+	return EXIT_OK;
+}
+
+int cmd_umount(struct cli *c, int argc, char **argv)
+{
+	struct st_store *s;
+	int rc = one_arg(c, argc, argv, &s);
+	if (rc >= 0)
+		return rc;
+	struct st_error err = {0};
+	return st_container_umount(s, argv[optind], &err) < 0 ? cli_fail(&err) : EXIT_OK;
+}
+
+int cmd_commit(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"message", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *msg = NULL;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "m:", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		msg = optarg;
+	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_usage(c, "\"%s\" requires 1 or 2 arguments (CONTAINER [NAME[:TAG]])", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_error err = {0};
+	char id[ST_DIGEST_LEN + 1];
+	if (st_container_commit(s, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, msg, id, &err) < 0)
+		return cli_fail(&err);
+	printf("%s\n", id);
+	return EXIT_OK;
+}
+
+int cmd_export(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *output = NULL;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "o:", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		output = optarg;
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "\"%s\" requires exactly 1 argument (a container)", c->prog);
+	int fd = STDOUT_FILENO;
+	if (output) {
+		fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (fd < 0)
+			return cli_failf("open \"%s\": %s", output, strerror(errno));
+	} else if (isatty(STDOUT_FILENO)) {
+		return cli_failf("refusing to write a tar to a terminal: use -o FILE or redirect the output");
+	}
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_writer w;
+	st_writer_fd(&w, &fd);
+	struct st_error err = {0};
+	int r = st_container_export(s, argv[optind], &w, &err);
+	if (output)
+		close(fd);
+	return r < 0 ? cli_fail(&err) : EXIT_OK;
+}

@@ -1,0 +1,434 @@
+/* Images: import, images, history, tag, rmi, inspect, build. */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "build.h"
+#include "cli.h"
+#include "digest.h"
+#include "image.h"
+
+#define JSON_PRETTY (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* "3 minutes ago", as docker prints it */
+void cli_ago(int64_t t, char *buf, size_t len)
+{
+	int64_t d = (int64_t)time(NULL) - t;
+	if (t <= 0) {
+		snprintf(buf, len, "N/A");
+		return;
+	}
+	if (d < 1)
+		snprintf(buf, len, "Less than a second ago");
+	else if (d < 60)
+		snprintf(buf, len, "%" PRId64 " second%s ago", d, d == 1 ? "" : "s");
+	else if (d < 120)
+		snprintf(buf, len, "About a minute ago");
+	else if (d < 3600)
+		snprintf(buf, len, "%" PRId64 " minutes ago", d / 60);
+	else if (d < 7200)
+		snprintf(buf, len, "About an hour ago");
+	else if (d < 2 * 86400)
+		snprintf(buf, len, "%" PRId64 " hours ago", d / 3600);
+	else if (d < 14 * 86400)
+		snprintf(buf, len, "%" PRId64 " days ago", d / 86400);
+	else if (d < 60 * 86400)
+		snprintf(buf, len, "%" PRId64 " weeks ago", d / (7 * 86400));
+	else if (d < 2 * 365 * 86400)
+		snprintf(buf, len, "%" PRId64 " months ago", d / (30 * 86400));
+	else
+		snprintf(buf, len, "%" PRId64 " years ago", d / (365 * 86400));
+}
+
+static void short12(const char *id, char out[13])
+{
+	snprintf(out, 13, "%s", strncmp(id, "sha256:", 7) == 0 ? id + 7 : id);
+}
+
+static int parse_format(struct cli *c, const char *v, bool *json)
+{
+	if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
+		return cli_usage(c, "unknown format \"%s\" (table or json)", v);
+	*json = strcmp(v, "json") == 0;
+	return 0;
+}
+
+/* ---------------------------------------------------------------- import */
+
+int cmd_import(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"message", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	const char *msg = NULL;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "m:", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		msg = optarg;
+	}
+	if (optind >= argc || argc - optind > 2)
+		return cli_usage(c, "\"%s\" requires 1 or 2 arguments (FILE|- [NAME[:TAG]])", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	int fd;
+	if (cli_open_input(argv[optind], &fd) != 0)
+		return EXIT_ERR;
+	struct st_reader r;
+	st_reader_fd(&r, &fd);
+	char comment[PATH_MAX + 32], id[ST_DIGEST_LEN + 1];
+	snprintf(comment, sizeof(comment), "Imported from %s", msg ? msg : argv[optind]);
+	struct st_error err = {0};
+	int rc = st_image_import(s, &r, argc - optind == 2 ? argv[optind + 1] : NULL, comment, id, &err);
+	close(fd);
+	if (rc < 0)
+		return cli_fail(&err);
+	printf("%s\n", id);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- images */
+
+int cmd_images(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"quiet", no_argument, 0, 'q'}, {"format", required_argument, 0, 'f'},
+					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	bool quiet = false, json = false;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		if (o == 'q')
+			quiet = true;
+		if (o == 'f' && parse_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
+	}
+	if (optind != argc)
+		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_error err = {0};
+	struct st_image *v;
+	size_t n;
+	if (st_image_list(s, &v, &n, &err) < 0)
+		return cli_fail(&err);
+	/* newest first */
+	for (size_t i = 1; i < n; i++)
+		for (size_t k = i; k > 0 && v[k].created > v[k - 1].created; k--) {
+			struct st_image t = v[k];
+			v[k] = v[k - 1];
+			v[k - 1] = t;
+		}
+	struct cli_table t;
+	cli_table_init(&t, 5);
+	cli_table_row(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+	json_object *a = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		char sid[13], ago[64], size[32];
+		short12(v[i].id, sid);
+		cli_ago(v[i].created, ago, sizeof(ago));
+		st_format_size(v[i].size, size, sizeof(size));
+		if (quiet) {
+			printf("%s\n", sid);
+			continue;
+		}
+		size_t rows = v[i].ntags ? v[i].ntags : 1;
+		for (size_t k = 0; k < rows; k++) {
+			char repo[300] = "<none>", tag[200] = "<none>";
+			if (v[i].ntags) {
+				char *colon = strrchr(v[i].tags[k], ':');
+				snprintf(repo, sizeof(repo), "%.*s", (int)(colon - v[i].tags[k]), v[i].tags[k]);
+				snprintf(tag, sizeof(tag), "%s", colon + 1);
+			}
+			cli_table_row(&t, repo, tag, sid, ago, size);
+			json_object *e = json_object_new_object();
+			json_object_object_add(e, "Repository", json_object_new_string(repo));
+			json_object_object_add(e, "Tag", json_object_new_string(tag));
+			json_object_object_add(e, "ID", json_object_new_string(v[i].id));
+			json_object_object_add(e, "Created", json_object_new_int64(v[i].created));
+			json_object_object_add(e, "Size", json_object_new_int64(v[i].size));
+			json_object_array_add(a, e);
+		}
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(a, JSON_PRETTY));
+	else if (!quiet)
+		cli_table_print(&t, stdout);
+	json_object_put(a);
+	st_image_list_free(v, n);
+	return EXIT_OK;
+}
+
+/* --------------------------------------------------------------- history */
+
+int cmd_history(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"no-trunc", no_argument, 0, 'n'},
+					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	bool json = false, notrunc = false;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		if (o == 'n')
+			notrunc = true;
+		if (o == 'f' && parse_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
+	}
+	if (optind + 1 != argc)
+		return cli_usage(c, "\"%s\" requires exactly 1 argument (an image)", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_error err = {0};
+	struct st_image img;
+	if (st_image_get(s, argv[optind], &img, &err) < 0)
+		return cli_fail(&err);
+	json_object *cfg = json_tokener_parse(img.config), *hist, *rootfs, *ids;
+	json_object *a = json_object_new_array();
+	json_object_object_get_ex(cfg, "history", &hist);
+	json_object_object_get_ex(cfg, "rootfs", &rootfs);
+	json_object_object_get_ex(rootfs, "diff_ids", &ids);
+	/* walk history forwards pairing non-empty entries with layers */
+	size_t nh = hist ? json_object_array_length(hist) : 0, li = 0;
+	char chain[ST_DIGEST_LEN + 1] = "";
+	for (size_t i = 0; i < nh; i++) {
+		json_object *h = json_object_array_get_idx(hist, i), *v;
+		bool empty = json_object_object_get_ex(h, "empty_layer", &v) && json_object_get_boolean(v);
+		int64_t size = 0;
+		char layer[ST_DIGEST_LEN + 1] = "";
+		if (!empty && ids && li < json_object_array_length(ids)) {
+			char next[ST_DIGEST_LEN + 1];
+			const char *d = json_object_get_string(json_object_array_get_idx(ids, li++));
+			struct st_error e2;
+			if (!chain[0])
+				snprintf(next, sizeof(next), "%s", d);
+			else
+				st_chain_id(chain, d, next);
+			memcpy(chain, next, sizeof(chain));
+			snprintf(layer, sizeof(layer), "%s", chain);
+			struct st_layer l;
+			if (st_layer_get(s, chain, &l, &e2) == 0) {
+				size = l.size;
+				st_layer_free(&l);
+			}
+		}
+		json_object *e = json_object_new_object();
+		json_object_object_add(e, "Created", json_object_get(json_object_object_get_ex(h, "created", &v) ? v : NULL));
+		json_object_object_add(e, "CreatedBy", json_object_get(json_object_object_get_ex(h, "created_by", &v) ? v : NULL));
+		json_object_object_add(e, "Comment", json_object_get(json_object_object_get_ex(h, "comment", &v) ? v : NULL));
+		json_object_object_add(e, "Size", json_object_new_int64(size));
+		json_object_object_add(e, "EmptyLayer", json_object_new_boolean(empty));
+		json_object_object_add(e, "Layer", json_object_new_string(layer));
+		json_object_array_add(a, e);
+	}
+	if (json) {
+		/* newest first, as docker */
+		json_object *rev = json_object_new_array();
+		for (size_t i = json_object_array_length(a); i > 0; i--)
+			json_object_array_add(rev, json_object_get(json_object_array_get_idx(a, i - 1)));
+		printf("%s\n", json_object_to_json_string_ext(rev, JSON_PRETTY));
+		json_object_put(rev);
+	} else {
+		struct cli_table t;
+		cli_table_init(&t, 5);
+		cli_table_row(&t, "IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT");
+		for (size_t i = json_object_array_length(a); i > 0; i--) {
+			json_object *e = json_object_array_get_idx(a, i - 1), *v;
+			char sid[13], ago[64], size[32], by[2048];
+			short12(img.id, sid);
+			json_object_object_get_ex(e, "Created", &v);
+			cli_ago(v ? st_parse_time(json_object_get_string(v)) : 0, ago, sizeof(ago));
+			json_object_object_get_ex(e, "CreatedBy", &v);
+			snprintf(by, sizeof(by), "%s", v ? json_object_get_string(v) : "");
+			if (!notrunc && strlen(by) > 45)
+				strcpy(by + 44, "…");
+			json_object_object_get_ex(e, "Size", &v);
+			st_format_size(json_object_get_int64(v), size, sizeof(size));
+			json_object_object_get_ex(e, "Comment", &v);
+			cli_table_row(&t, i == json_object_array_length(a) ? sid : "<missing>", ago, by, size,
+				      v ? json_object_get_string(v) : "");
+		}
+		cli_table_print(&t, stdout);
+	}
+	json_object_put(a);
+	json_object_put(cfg);
+	st_image_free(&img);
+	return EXIT_OK;
+}
+
+/* ---------------------------------------------------------- tag and rmi */
+
+int cmd_tag(struct cli *c, int argc, char **argv)
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
+		return o == 'h' ? EXIT_OK : EXIT_USAGE;
+	if (optind + 2 != argc)
+		return cli_usage(c, "\"%s\" requires exactly 2 arguments (SOURCE TARGET)", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	struct st_error err = {0};
+	return st_image_tag(s, argv[optind], argv[optind + 1], &err) < 0 ? cli_fail(&err) : EXIT_OK;
+}
+
+int cmd_rmi(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	bool force = false;
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "f", opts)) != -1) {
+		if (o == 'h')
+			return EXIT_OK;
+		if (o == '?')
+			return EXIT_USAGE;
+		force = true;
+	}
+	if (optind >= argc)
+		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	int rc = EXIT_OK;
+	for (int i = optind; i < argc; i++) {
+		struct st_error err = {0};
+		char **done = NULL;
+		size_t nd = 0;
+		if (st_image_remove(s, argv[i], force, &done, &nd, &err) < 0)
+			rc = cli_fail(&err);
+		for (size_t k = 0; k < nd; k++)
+			printf("%s\n", done[k]);
+		for (size_t k = 0; k < nd; k++)
+			free(done[k]);
+		free(done);
+	}
+	return rc;
+}
+
+/* ---------------------------------------------------------------- inspect */
+
+json_object *cli_image_json(struct st_image *img)
+{
+	json_object *cfg = json_tokener_parse(img->config), *v;
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "Id", json_object_new_string(img->id));
+	json_object *tags = json_object_new_array();
+	for (size_t i = 0; i < img->ntags; i++)
+		json_object_array_add(tags, json_object_new_string(img->tags[i]));
+	json_object_object_add(e, "RepoTags", tags);
+	static const char *const keys[][2] = {{"created", "Created"}, {"author", "Author"}, {"architecture", "Architecture"},
+					      {"os", "Os"}, {"config", "Config"}, {"rootfs", "RootFS"}, {"history", "History"}};
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (cfg && json_object_object_get_ex(cfg, keys[i][0], &v))
+			json_object_object_add(e, keys[i][1], json_object_get(v));
+	json_object_object_add(e, "Size", json_object_new_int64(img->size));
+	json_object_object_add(e, "TopLayer", json_object_new_string(img->top));
+	json_object_put(cfg);
+	return e;
+}
+
+/* ----------------------------------------------------------------- build */
+
+int cmd_build(struct cli *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"tag", required_argument, 0, 't'}, {"file", required_argument, 0, 'f'},
+		{"no-cache", no_argument, 0, 'n'}, {"build-arg", required_argument, 0, 'a'},
+		{"target", required_argument, 0, 'T'}, {"network", required_argument, 0, 'N'},
+		{"runtime", required_argument, 0, 'R'}, {"quiet", no_argument, 0, 'q'},
+		{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct st_build_opts bo = {.out = stdout};
+	struct st_kvlist args = {0};
+	char **tags = NULL;
+	size_t ntags = 0;
+	int o, rc = EXIT_USAGE;
+	while ((o = cli_getopt(c, argc, argv, "t:f:q", opts)) != -1) {
+		struct st_error err = {0};
+		switch (o) {
+		case 'h':
+			rc = EXIT_OK;
+			goto out;
+		case '?':
+			goto out;
+		case 't': {
+			char **nt = realloc(tags, (ntags + 1) * sizeof(char *));
+			if (!nt)
+				goto out;
+			tags = nt;
+			tags[ntags++] = optarg;
+			break;
+		}
+		case 'f':
+			bo.dockerfile = optarg;
+			break;
+		case 'n':
+			bo.no_cache = true;
+			break;
+		case 'a':
+			if (!strchr(optarg, '=')) {
+				/* --build-arg NAME takes the value from the environment */
+				const char *v = getenv(optarg);
+				if (v)
+					st_kvlist_add(&args, optarg, "%s", v);
+			} else if (st_kvlist_parse(&args, optarg, &err) < 0) {
+				cli_usage(c, "%s", err.msg);
+				goto out;
+			}
+			break;
+		case 'T':
+			bo.target = optarg;
+			break;
+		case 'N':
+			if (strcmp(optarg, "host") && strcmp(optarg, "none") && strcmp(optarg, "default")) {
+				cli_usage(c, "unknown network \"%s\" (host or none)", optarg);
+				goto out;
+			}
+			bo.network_none = strcmp(optarg, "none") == 0;
+			break;
+		case 'R':
+			bo.runtime = optarg;
+			break;
+		case 'q':
+			bo.out = NULL;
+			break;
+		}
+	}
+	if (optind + 1 != argc) {
+		cli_usage(c, "\"%s\" requires exactly 1 argument (the build context directory)", c->prog);
+		goto out;
+	}
+	bo.context = argv[optind];
+	bo.tags = tags;
+	bo.ntags = ntags;
+	bo.build_args = &args;
+	struct st_store *s;
+	rc = EXIT_ERR;
+	if (cli_store(c, &s) != 0)
+		goto out;
+	struct st_error err = {0};
+	char id[ST_DIGEST_LEN + 1];
+	if (st_build(s, &bo, id, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
+	if (!bo.out)
+		printf("%s\n", id);
+	rc = EXIT_OK;
+out:
+	free(tags);
+	st_kvlist_free(&args);
+	return rc;
+}

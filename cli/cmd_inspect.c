@@ -1,0 +1,43 @@
+/* strata inspect NAME|ID...: images (containers once they exist). */
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include <stdlib.h>
+
+#include "cli.h"
+#include "container.h"
+
+int cmd_inspect(struct cli *c, int argc, char **argv)
+{
+	int o;
+	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
+		return o == 'h' ? EXIT_OK : EXIT_USAGE;
+	if (optind >= argc)
+		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
+	struct st_store *s;
+	if (cli_store(c, &s) != 0)
+		return EXIT_ERR;
+	json_object *a = json_object_new_array();
+	int rc = EXIT_OK;
+	for (int i = optind; i < argc; i++) {
+		struct st_error err = {0};
+		struct st_image img;
+		if (st_image_get(s, argv[i], &img, &err) == 0) {
+			json_object_array_add(a, cli_image_json(&img));
+			st_image_free(&img);
+			continue;
+		}
+		char *text = NULL;
+		if (st_container_inspect(s, argv[i], &text, &err) == 0) {
+			json_object_array_add(a, json_tokener_parse(text));
+			free(text);
+			continue;
+		}
+		rc = cli_failf("no such object: %s", argv[i]);
+	}
+	printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(a);
+	return rc;
+}
