@@ -61,5 +61,7 @@ extern const struct cli_cmd cli_layer_cmds[];
 int cmd_info(struct cli *c, int argc, char **argv);
 int cmd_driver(struct cli *c, int argc, char **argv);
 int cmd_layer(struct cli *c, int argc, char **argv);
+extern const struct cli_cmd cli_volume_cmds[];
+int cmd_volume(struct cli *c, int argc, char **argv);
 
 #endif

@@ -156,6 +156,7 @@ static const struct cli_cmd top_cmds[] = {
 	 "info [--format json]\n\nOptions:\n      --format string   table (default) or json\n"},
 	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
+	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
 	{0, 0, 0, 0},
 };
 
