@@ -84,5 +84,7 @@ struct st_image;
 struct json_object *cli_image_json(struct st_image *img);
 int cmd_driver(struct cli *c, int argc, char **argv);
 int cmd_layer(struct cli *c, int argc, char **argv);
+extern const struct cli_cmd cli_volume_cmds[];
+int cmd_volume(struct cli *c, int argc, char **argv);
 
 #endif

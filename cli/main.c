@@ -210,6 +210,7 @@ static const struct cli_cmd top_cmds[] = {
 	{"umount", cmd_umount, "Unmount a container's root filesystem", "CONTAINER\n"},
 	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
+	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
 	{0, 0, 0, 0},
 };
 

@@ -205,38 +205,118 @@ bool st_valid_id(const char *id);
 /* ----------------------------------------------------- volume drivers */
 
 /* Separate from storage drivers: persistent data that outlives containers.
- * See docs/volume-plugins.md for writing one. */
+ * A volume driver is one ops table; docs/volume-plugins.md is the guide.
+ *
+ * The core (st_volume_*) validates names and options, keeps the volume
+ * records and counts users per mount id on disk, under a per-volume lock:
+ * a driver's ops are never called concurrently for one volume, and mount is
+ * called for the first user only, unmount after the last (unless the driver
+ * sets ST_VOLUME_MOUNT_EACH_ID). Every op returns 0 or a negative errno and
+ * fills err with a message naming the volume. */
 enum st_volume_scope { ST_VOLUME_SCOPE_LOCAL, ST_VOLUME_SCOPE_GLOBAL };
+
+/* Bumped when struct st_volume_driver_ops or struct st_volume_driver change
+ * incompatibly; C plugins are refused unless built against the same. */
+#define ST_VOLUME_ABI 1
+
+/* Volume names: [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most this long. */
+#define ST_VOLUME_NAME_MAX 200
+/* Mount ids (a container id, "build-123", ...): the same alphabet, 1-128. */
+#define ST_VOLUME_MOUNT_ID_MAX 128
+
+enum st_volume_driver_flags {
+	/* Call mount/unmount for every mount id, not just the first and the
+	 * last: for drivers that count users themselves (Docker plugins). */
+	ST_VOLUME_MOUNT_EACH_ID = 1u << 0,
+	/* Create takes any option (NULL create_options means none at all). */
+	ST_VOLUME_ANY_OPTION = 1u << 1,
+};
 
 struct st_volume_driver;
 
 struct st_volume_driver_ops {
-	const char *name;
+	const char *name;   /* what `-d NAME` selects */
+	unsigned abi;       /* ST_VOLUME_ABI */
+	unsigned flags;     /* enum st_volume_driver_flags */
+	/* Option keys create accepts (NULL-terminated); unknown keys are refused
+	 * by the core before create is called. */
+	const char *const *create_options;
+
+	/* Optional. Called once per open driver, before any other op; vd->home
+	 * exists (0700) and vd->priv is NULL. */
 	int (*init)(struct st_volume_driver *vd, struct st_error *err);
 	void (*cleanup)(struct st_volume_driver *vd);
+
+	/* Make the volume; the driver persists what it needs of opts. */
 	int (*create)(struct st_volume_driver *vd, const char *name, const struct st_kvlist *opts,
 		      struct st_error *err);
+	/* Delete the volume and its data. Never called while it is mounted. */
 	int (*remove)(struct st_volume_driver *vd, const char *name, struct st_error *err);
-	/* Mount for mount_id; the core counts users and calls mount for the
-	 * first and unmount after the last. */
+	/* Make the volume's data reachable at a host path, written to path.
+	 * Should be idempotent: after a crash the core may call it again for a
+	 * volume that is still mounted. */
 	int (*mount)(struct st_volume_driver *vd, const char *name, const char *mount_id,
 		     char *path, size_t len, struct st_error *err);
 	int (*unmount)(struct st_volume_driver *vd, const char *name, const char *mount_id,
 		       struct st_error *err);
+	/* Where the data is (or would be) when mounted; "" when unknown. */
 	int (*path)(struct st_volume_driver *vd, const char *name, char *path, size_t len,
 		    struct st_error *err);
+	/* -ENOENT when the driver has no such volume; status receives key/value
+	 * facts shown by `volume inspect` (optional, may stay empty). */
 	int (*get)(struct st_volume_driver *vd, const char *name, struct st_kvlist *status,
 		   struct st_error *err);
+	/* The names of all volumes the driver has (malloc'd strings and array). */
 	int (*list)(struct st_volume_driver *vd, char ***names, size_t *n, struct st_error *err);
+	/* Optional (NULL means local). */
 	enum st_volume_scope (*capabilities)(struct st_volume_driver *vd);
 };
 
 struct st_volume_driver {
 	const struct st_volume_driver_ops *ops;
-	char home[4096]; /* <root>/volumes (local) or <root>/volume-drivers/<name> */
-	int home_fd;
+	char name[64];      /* the name it was opened as (a plugin's own name) */
+	char root[4096];    /* the store root */
+	char home[4096];    /* <root>/volumes (local) or <root>/volume-drivers/<name> */
+	int home_fd;        /* O_RDONLY|O_DIRECTORY fd of home */
+	void *priv;         /* the driver's own state */
+};
+
+/* C plugins: a shared object that exports
+ *
+ *     int strata_volume_plugin_init(struct st_volume_plugin_host *host);
+ *
+ * and calls host->register_driver(host, &ops) once per driver it brings.
+ * Plugins are loaded from $STRATA_VOLUME_PLUGIN_PATH (colon-separated
+ * directories), else /usr/local/lib/strata/volume-plugins and
+ * /usr/lib/strata/volume-plugins: every *.so there that is owned by root
+ * and not writable by group or others. */
+#define ST_VOLUME_PLUGIN_ENTRY "strata_volume_plugin_init"
+
+struct st_volume_plugin_host {
+	unsigned abi; /* ST_VOLUME_ABI of the loading strata */
+	int (*register_driver)(struct st_volume_plugin_host *host, const struct st_volume_driver_ops *ops);
+	/* st_error_fail and st_error_set, for plugins that do not link
+	 * libstrata (the strata command links it statically): keep host. */
+	int (*error_fail)(struct st_error *err, int errnum, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+	int (*error_set)(struct st_error *err, int errnum, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
 	void *priv;
 };
+typedef int (*st_volume_plugin_init_fn)(struct st_volume_plugin_host *host);
+
+/* Compiled-in drivers (local, nfs, plugin) and loaded C plugins. "plugin"
+ * is the Docker-protocol adapter: any other name is looked up as an
+ * out-of-process plugin when opened. */
+const struct st_volume_driver_ops *st_volume_driver_lookup(const char *name);
+/* Load one C plugin now (besides the automatic directory scan). */
+int st_volume_plugin_load(const char *path, struct st_error *err);
+/* Add a driver from the calling program itself (embedders, tests). */
+int st_volume_driver_register(const struct st_volume_driver_ops *ops, struct st_error *err);
+
+/* [a-zA-Z0-9][a-zA-Z0-9_.-]+, at most ST_VOLUME_NAME_MAX */
+bool st_volume_name_valid(const char *name);
+bool st_volume_mount_id_valid(const char *id);
 
 /* ---------------------------------------------------------- the store */
 
@@ -335,6 +415,53 @@ int st_image_ref_normalize(const char *ref, char *out, size_t len, struct st_err
  * tagged with name when name is not NULL. comment goes into its history. */
 int st_image_import(struct st_store *s, struct st_reader *in, const char *name,
 		    const char *comment, char id[ST_DIGEST_LEN + 1], struct st_error *err);
+
+/* -------------------------------------------------------- volume store */
+
+struct st_volume {
+	char name[ST_VOLUME_NAME_MAX + 1];
+	char driver[64];
+	char mountpoint[4096];      /* the driver's path ("" when unknown) */
+	enum st_volume_scope scope;
+	bool anonymous;             /* created without a name */
+	int64_t created;            /* unix seconds */
+	struct st_kvlist options;   /* as given to create */
+	struct st_kvlist status;    /* the driver's get */
+	char **mount_ids;           /* who holds it mounted now */
+	size_t nmount_ids;
+};
+
+void st_volume_free(struct st_volume *v);
+void st_volume_list_free(struct st_volume *v, size_t n);
+
+/* Create a volume with driver (NULL: "local"); name NULL or "" makes an
+ * anonymous volume with a random name. Creating an existing name with the
+ * same driver and options returns it; anything else is -EEXIST. out may be
+ * NULL. */
+int st_volume_create(struct st_store *s, const char *driver, const char *name,
+		     const struct st_kvlist *opts, struct st_volume *out, struct st_error *err);
+int st_volume_inspect(struct st_store *s, const char *name, struct st_volume *out,
+		      struct st_error *err);
+/* Every volume of the store, by name; volumes that a driver reports but the
+ * store has no record of (made through the plugin directly) are included.
+ * Drivers that fail are named in warnings (may be NULL). */
+int st_volume_list(struct st_store *s, struct st_volume **out, size_t *n,
+		   struct st_kvlist *warnings, struct st_error *err);
+/* Refused (-EBUSY, naming the mount ids) while mounted. force: a missing
+ * volume is not an error, and the record goes even when the driver fails. */
+int st_volume_remove(struct st_store *s, const char *name, bool force, struct st_error *err);
+/* Mount for mount_id (mounting the same id twice is one use). */
+int st_volume_mount(struct st_store *s, const char *name, const char *mount_id,
+		    char *path, size_t len, struct st_error *err);
+int st_volume_unmount(struct st_store *s, const char *name, const char *mount_id,
+		      struct st_error *err);
+/* Does anyone (a container, a build) hold the volume mounted? Containers
+ * mount volumes with their id as mount id, so this is their "in use". */
+bool st_volume_in_use(struct st_store *s, const char *name);
+/* Remove every volume not in use; names receives what went, reclaimed the
+ * bytes freed (as far as the driver's path shows). */
+int st_volume_prune(struct st_store *s, char ***names, size_t *n, int64_t *reclaimed,
+		    struct st_error *err);
 
 #ifdef __cplusplus
 }
