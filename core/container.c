@@ -469,6 +469,7 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	snprintf(holder, sizeof(holder), "container:%s", id);
 	snprintf(tmp, sizeof(tmp), ".tmp-%s", id);
 	_cleanup_close_ int dfd = -1, cfd = -1;
+	_cleanup_json_ json_object *state = NULL;
 	int rootfd = -1;
 	if (img.top[0]) {
 		struct st_layer l;
@@ -496,7 +497,7 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 		r = st_error_set(err, errno, "create container directory");
 		goto out;
 	}
-	_cleanup_json_ json_object *state = json_object_new_object();
+	state = json_object_new_object();
 	json_object_object_add(state, "Status", json_object_new_string("created"));
 	if ((r = st_json_save_at(cfd, "config.json", cfg, err)) < 0 || (r = st_json_save_at(cfd, "state.json", state, err)) < 0 ||
 	    (r = host_files(cfd, hostname, err)) < 0)
@@ -618,8 +619,69 @@ static int add_bind(struct prepared *p, const char *src, const char *dst, bool r
 	return 0;
 }
 
-extern int st_container_volume_path(struct st_store *s, const char *name, const char *mount_id, char *path,
-				    size_t len, struct st_error *err) __attribute__((weak));
+/* A new, empty volume mounted over image content gets that content first,
+ * as Docker does. */
+static int volume_fill(const char *rootfs, const char *dst, const char *vpath, struct st_error *err)
+{
+	_cleanup_close_ int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int vfd = open(vpath, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0 || vfd < 0)
+		return 0;
+	char **names;
+	size_t n;
+	if (st_list_dir(vfd, &names, &n) < 0)
+		return 0;
+	st_strv_free(names, n);
+	if (n > 0)
+		return 0;
+	_cleanup_close_ int src = st_open_in_root(rootfd, dst, O_RDONLY | O_DIRECTORY, 0);
+	if (src < 0)
+		return 0;
+	struct st_copy_opts o = {.merge = true};
+	int r = st_copy_tree_opts(src, vfd, &o, err);
+	return r < 0 ? st_error_wrap(err, "fill volume at %s with the image's content", dst) : 0;
+}
+
+/* Mount the container's volumes (created on demand with the local driver). */
+static int volumes_mount(struct st_store *s, const char *id, json_object *mounts, const char *rootfs,
+			 struct prepared *p, struct st_error *err)
+{
+	for (size_t i = 0; mounts && i < json_object_array_length(mounts); i++) {
+		json_object *m = json_object_array_get_idx(mounts, i);
+		if (strcmp(st_json_str(m, "Type"), "volume") != 0)
+			continue;
+		const char *name = st_json_str(m, "Name");
+		struct st_volume v;
+		struct st_error e2;
+		int r;
+		if (st_volume_inspect(s, name, &v, &e2) == 0)
+			st_volume_free(&v);
+		else if ((r = st_volume_create(s, NULL, name, NULL, NULL, err)) < 0)
+			return r;
+		char path[PATH_MAX];
+		if ((r = st_volume_mount(s, name, id, path, sizeof(path), err)) < 0)
+			return r;
+		json_object *rw;
+		bool ro = json_object_object_get_ex(m, "RW", &rw) && !json_object_get_boolean(rw);
+		if ((r = volume_fill(rootfs, st_json_str(m, "Destination"), path, err)) < 0 ||
+		    (r = add_bind(p, path, st_json_str(m, "Destination"), ro)) < 0)
+			return r < 0 && r != -ENOMEM ? r : st_error_set(err, ENOMEM, "container %s", id);
+	}
+	return 0;
+}
+
+static void volumes_unmount(struct st_store *s, const char *id, json_object *cfg)
+{
+	json_object *mounts;
+	if (!cfg || !json_object_object_get_ex(cfg, "Mounts", &mounts))
+		return;
+	for (size_t i = 0; i < json_object_array_length(mounts); i++) {
+		json_object *m = json_object_array_get_idx(mounts, i);
+		struct st_error e2;
+		if (!strcmp(st_json_str(m, "Type"), "volume"))
+			st_volume_unmount(s, st_json_str(m, "Name"), id, &e2);
+	}
+}
 
 /* The bundle for a container whose layer is mounted at p->rootfs. */
 static int prepare(struct st_store *s, const char *id, struct prepared *p, struct st_error *err)
@@ -654,19 +716,13 @@ static int prepare(struct st_store *s, const char *id, struct prepared *p, struc
 		for (size_t i = 0; i < json_object_array_length(v); i++) {
 			json_object *m = json_object_array_get_idx(v, i), *rw;
 			bool ro = json_object_object_get_ex(m, "RW", &rw) && !json_object_get_boolean(rw);
-			const char *dst = st_json_str(m, "Destination");
-			if (!strcmp(st_json_str(m, "Type"), "volume")) {
-				char path[PATH_MAX];
-				if (!st_container_volume_path)
-					return st_error_fail(err, ENOTSUP, "volumes are not available in this build");
-				if ((r = st_container_volume_path(s, st_json_str(m, "Name"), id, path, sizeof(path), err)) < 0)
-					return r;
-				r = add_bind(p, path, dst, ro);
-			} else {
-				r = add_bind(p, st_json_str(m, "Source"), dst, ro);
-			}
-			if (r < 0)
+			if (strcmp(st_json_str(m, "Type"), "bind") == 0 &&
+			    add_bind(p, st_json_str(m, "Source"), st_json_str(m, "Destination"), ro) < 0)
 				return st_error_set(err, ENOMEM, "container %s", id);
+		}
+		if ((r = volumes_mount(s, id, v, p->rootfs, p, err)) < 0) {
+			volumes_unmount(s, id, p->cfg);
+			return r;
 		}
 	}
 	struct st_run_spec sp = {
@@ -706,6 +762,7 @@ static int run_and_record(struct st_store *s, const char *id, struct prepared *p
 		close(log_fd);
 	struct st_error e2;
 	set_state(s, id, "exited", 0, r < 0 ? 127 : *code, &e2);
+	volumes_unmount(s, id, p->cfg);
 	st_drv_put(st_store_driver(s), p->rwid, &e2);
 	return r;
 }
@@ -853,6 +910,7 @@ static int remove_leftovers(struct st_store *s, int dfd, const char *dir, struct
 			if (r < 0)
 				return r;
 		}
+		volumes_unmount(s, st_json_str(cfg, "Id"), cfg);
 		struct st_image img;
 		char holder[80];
 		snprintf(holder, sizeof(holder), "container:%s", st_json_str(cfg, "Id"));
