@@ -850,6 +850,10 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 
 	struct stat cur;
 	bool exists = fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
+	/* overlay: a directory that takes a whiteout's place must go on hiding
+	 * what lower layers have there (".wh.d" then "d/" in one layer) */
+	bool over_whiteout = exists && ap->o->wh == ST_WH_OVERLAY && type == AE_IFDIR && !hardlink &&
+			     S_ISCHR(cur.st_mode) && cur.st_rdev == makedev(0, 0);
 	if (exists && type == AE_IFDIR && !hardlink && S_ISDIR(cur.st_mode)) {
 		if ((r = touch_dir(ap, jpath)) < 0)
 			goto out;
@@ -933,6 +937,8 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	r = st_set_metadata(pfd, base, fd, &st, &x, ap->err);
 	if (r < 0)
 		st_error_wrap(ap->err, "layer entry \"%s\"", path);
+	else if (over_whiteout && fsetxattr(fd, "trusted.overlay.opaque", "y", 1, 0) < 0)
+		r = st_error_set(ap->err, errno, "layer entry \"%s\": mark directory opaque", path);
 out:
 	st_xattrs_free(&x);
 	return r;

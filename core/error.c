@@ -148,35 +148,51 @@ int st_random_hex(char *out, size_t nbytes)
 
 int st_parse_size(const char *s, int64_t *out)
 {
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || v < 0)
+	/* docker's units.RAMInBytes grammar: digits[.digits][ ][kmgtp][i][b];
+	 * strtod alone would take "inf", "nan", "1e3" and "0x10" */
+	const char *p = s;
+	if (!isdigit((unsigned char)*p))
 		return -EINVAL;
-	int64_t mult = 1;
-	char u = (char)tolower((unsigned char)*end);
-	if (u) {
-		const char *units = "bkmgtp";
-		const char *p = strchr(units, u);
-		if (!p)
+	while (isdigit((unsigned char)*p))
+		p++;
+	if (*p == '.') {
+		p++;
+		if (!isdigit((unsigned char)*p))
 			return -EINVAL;
-		for (long i = 0; i < p - units; i++)
-			mult *= 1024;
-		end++;
-		if (*end == 'i')
-			end++;
-		if (tolower((unsigned char)*end) == 'b' && u != 'b')
-			end++;
-		if (*end)
-			return -EINVAL;
+		while (isdigit((unsigned char)*p))
+			p++;
 	}
-	*out = (int64_t)(v * (double)mult);
+	char num[64];
+	size_t nl = (size_t)(p - s);
+	if (nl >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, nl);
+	num[nl] = '\0';
+	if (*p == ' ')
+		p++;
+	static const char units[] = "kmgtp";
+	const char *u = *p ? strchr(units, tolower((unsigned char)*p)) : NULL;
+	int shift = 0;
+	if (u) {
+		shift = 10 * (int)(u - units + 1);
+		p++;
+	}
+	if (*p == 'i' || *p == 'I')
+		p++;
+	if (*p == 'b' || *p == 'B')
+		p++;
+	if (*p)
+		return -EINVAL;
+	double v = strtod(num, NULL) * (double)(1LL << shift);
+	if (!(v < 9223372036854775808.0)) /* 2^63: more than an int64_t holds */
+		return -EINVAL;
+	*out = (int64_t)v;
 	return 0;
 }
 
 void st_format_size(int64_t bytes, char *buf, size_t len)
 {
-	static const char *units[] = {"B", "kB", "MB", "GB", "TB"};
+	static const char *units[] = {"B", "kB", "MB", "GB", "TB", "PB", "EB"};
 	double v = (double)bytes;
 	size_t u = 0;
 	while (v >= 1000.0 && u + 1 < ST_ARRAY_SIZE(units)) {

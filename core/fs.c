@@ -503,9 +503,14 @@ int st_xattrs_read(int dirfd, const char *name, struct st_xattrs *out)
 {
 	char p[PATH_MAX];
 	st_fd_path(p, sizeof(p), dirfd, name);
+	/* dirfd itself ("") is its /proc/self/fd link, which the l* calls
+	 * would take for the link and not follow */
+	bool self = !name || !*name;
+	ssize_t (*list_fn)(const char *, char *, size_t) = self ? listxattr : llistxattr;
+	ssize_t (*get_fn)(const char *, const char *, void *, size_t) = self ? getxattr : lgetxattr;
 	out->v = NULL;
 	out->n = 0;
-	ssize_t len = llistxattr(p, NULL, 0);
+	ssize_t len = list_fn(p, NULL, 0);
 	if (len < 0)
 		return (errno == ENOTSUP || errno == EPERM) ? 0 : -errno;
 	if (len == 0)
@@ -513,11 +518,11 @@ int st_xattrs_read(int dirfd, const char *name, struct st_xattrs *out)
 	_cleanup_free_ char *list = malloc((size_t)len);
 	if (!list)
 		return -ENOMEM;
-	len = llistxattr(p, list, (size_t)len);
+	len = list_fn(p, list, (size_t)len);
 	if (len < 0)
 		return -errno;
 	for (char *k = list; k < list + len; k += strlen(k) + 1) {
-		ssize_t vl = lgetxattr(p, k, NULL, 0);
+		ssize_t vl = get_fn(p, k, NULL, 0);
 		if (vl < 0) {
 			if (errno == ENODATA || errno == ENOTSUP)
 				continue;
@@ -534,7 +539,7 @@ int st_xattrs_read(int dirfd, const char *name, struct st_xattrs *out)
 			return -ENOMEM;
 		}
 		out->v = nv;
-		vl = lgetxattr(p, k, val, (size_t)vl);
+		vl = get_fn(p, k, val, (size_t)vl);
 		if (vl < 0) {
 			free(val);
 			continue;
@@ -553,8 +558,9 @@ int st_xattrs_apply(int dirfd, const char *name, const struct st_xattrs *x, stru
 {
 	char p[PATH_MAX];
 	st_fd_path(p, sizeof(p), dirfd, name);
+	bool self = !name || !*name; /* see st_xattrs_read */
 	for (size_t i = 0; i < x->n; i++)
-		if (lsetxattr(p, x->v[i].name, x->v[i].value, x->v[i].len, 0) < 0)
+		if ((self ? setxattr : lsetxattr)(p, x->v[i].name, x->v[i].value, x->v[i].len, 0) < 0)
 			return st_error_set(err, errno, "set xattr %s on \"%s\"", x->v[i].name, name);
 	return 0;
 }

@@ -1,0 +1,361 @@
+/* Native diff: a layer's diff/ is its change set, in overlay's own terms
+ * (0/0 character devices for deleted names, trusted.overlay.opaque=y for
+ * directories that hide what lower layers had). The tar conversion both
+ * ways is the core's (st_archive_write_tree / st_archive_apply with
+ * ST_WH_OVERLAY); the change list needs the lower layers, to tell an added
+ * name from a changed one and to list what an opaque directory hides.
+ * Whenever diff/ is not the whole story (redirect_dir or metacopy on, or a
+ * diff against something other than the real parent) the core's naive diff
+ * of the mounted trees is used instead. */
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+
+#include "fs.h"
+#include "hashmap.h"
+#include "overlay.h"
+#include "util.h"
+
+#define OPAQUE_XATTR "trusted.overlay.opaque"
+
+static bool native(struct st_driver *d, const char *id, const char *parent)
+{
+	struct ovl *o = d->priv;
+	return o->native_diff && ovl_is_parent(d, id, parent);
+}
+
+static bool is_whiteout(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(0, 0);
+}
+
+static bool is_opaque(int dirfd, const char *name)
+{
+	char p[PATH_MAX], v[2];
+	if (!*name) /* the directory itself (not its /proc link) */
+		return fgetxattr(dirfd, OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y';
+	st_fd_path(p, sizeof(p), dirfd, name);
+	return lgetxattr(p, OPAQUE_XATTR, v, sizeof(v)) == 1 && v[0] == 'y';
+}
+
+int ovl_diff(struct st_driver *d, const char *id, const char *parent, struct st_writer *out, struct st_error *err)
+{
+	if (!native(d, id, parent))
+		return st_naive_diff(d, id, parent, out, err);
+	_cleanup_close_ int fd = ovl_open_diff(d, id, err);
+	if (fd < 0)
+		return fd;
+	int r = st_archive_write_tree(fd, ST_WH_OVERLAY, out, err);
+	return r < 0 ? st_error_wrap(err, "overlay: diff of layer \"%s\"", id) : r;
+}
+
+int64_t ovl_diff_size(struct st_driver *d, const char *id, const char *parent, struct st_error *err)
+{
+	if (!native(d, id, parent))
+		return st_naive_diff_size(d, id, parent, err);
+	_cleanup_close_ int fd = ovl_open_diff(d, id, err);
+	if (fd < 0)
+		return fd;
+	return st_tree_size(fd, err);
+}
+
+int64_t ovl_apply_diff(struct st_driver *d, const char *id, const char *parent, struct st_tar_in *in,
+		       struct st_error *err)
+{
+	if (!ovl_is_parent(d, id, parent))
+		return st_error_fail(err, EINVAL,
+				     "overlay: a diff for layer \"%s\" must apply on its own parent, not \"%s\"", id,
+				     parent ? parent : "");
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/merged", id);
+	_cleanup_close_ int mfd = st_open_nofollow(d->home_fd, p, O_RDONLY | O_DIRECTORY, 0);
+	struct st_apply_opts ao = {.wh = ST_WH_OVERLAY};
+	_cleanup_close_ int fd = -1;
+	if (mfd >= 0 && ovl_is_mounted(d->home_fd, p)) {
+		/* in use: write through the mount, where the kernel makes the
+		 * whiteouts (writing under a mounted upper is undefined) */
+		if (!st_drv_is_rw(d, id))
+			return st_error_fail(err, EBUSY, "overlay: layer \"%s\" is mounted read-only", id);
+		fd = st_take_fd(&mfd);
+		ao.wh = ST_WH_DELETE;
+	} else if ((fd = ovl_open_diff(d, id, err)) < 0) {
+		return fd;
+	}
+	return st_archive_apply(fd, in, &ao, err);
+}
+
+/* ------------------------------------------------------------ changes */
+
+/* The lower layers (the parent's view) where a directory of the upper
+ * exists: indexes into the lower roots, top first, as overlay merges them. */
+struct level {
+	size_t *idx;
+	size_t n;
+	bool hide;        /* an opaque directory at or above: lower names are gone */
+	bool lower_dir;   /* exists below as a directory */
+	size_t top;       /* the lower root it was found in first */
+	size_t mark;      /* changes before its children */
+};
+
+struct nchg {
+	int *roots;       /* lower diff/ directories, top first */
+	size_t nroots;
+	struct level *lv; /* by depth; lv[0] is the root */
+	size_t nlv;
+	struct st_changes *out;
+	struct st_error *err;
+};
+
+static int add(struct nchg *c, const char *path, char kind)
+{
+	struct st_changes *o = c->out;
+	if (o->n == o->cap) {
+		size_t nc = o->cap ? o->cap * 2 : 64;
+		struct st_change *nv = realloc(o->v, nc * sizeof(*nv));
+		if (!nv)
+			return st_error_set(c->err, ENOMEM, "changes");
+		o->v = nv;
+		o->cap = nc;
+	}
+	char *p = st_asprintf("/%s", path);
+	if (!p)
+		return st_error_set(c->err, ENOMEM, "changes");
+	o->v[o->n].path = p;
+	o->v[o->n].kind = kind;
+	o->n++;
+	return 0;
+}
+
+static int level_at(struct nchg *c, size_t depth, struct level **out)
+{
+	if (depth >= c->nlv) {
+		size_t nn = depth + 8;
+		struct level *nl = realloc(c->lv, nn * sizeof(*nl));
+		if (!nl)
+			return st_error_set(c->err, ENOMEM, "changes");
+		memset(nl + c->nlv, 0, (nn - c->nlv) * sizeof(*nl));
+		c->lv = nl;
+		c->nlv = nn;
+	}
+	*out = &c->lv[depth];
+	free((*out)->idx);
+	memset(*out, 0, sizeof(**out));
+	return 0;
+}
+
+/* Look path up in the parent's view, below the directory level up: found
+ * (with its stat in *st and its first root in *top) unless a whiteout or a
+ * non-directory hides it; a directory's merge list goes into dir. */
+static int lookup(struct nchg *c, const struct level *up, const char *path, struct stat *st, size_t *top,
+		  struct level *dir, bool *found)
+{
+	*found = false;
+	for (size_t k = 0; k < up->n; k++) {
+		size_t i = up->idx[k];
+		struct stat s;
+		if (fstatat(c->roots[i], path, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT || errno == ENOTDIR)
+				continue;
+			return st_error_set(c->err, errno, "stat \"/%s\" in a lower layer", path);
+		}
+		if (is_whiteout(&s))
+			break;
+		if (!*found) {
+			*found = true;
+			*st = s;
+			*top = i;
+		}
+		if (!S_ISDIR(s.st_mode) || !S_ISDIR(st->st_mode))
+			break; /* a non-directory hides everything below it */
+		if (dir) {
+			size_t *nv = realloc(dir->idx, (dir->n + 1) * sizeof(*nv));
+			if (!nv)
+				return st_error_set(c->err, ENOMEM, "changes");
+			dir->idx = nv;
+			dir->idx[dir->n++] = i;
+		}
+		if (is_opaque(c->roots[i], path))
+			break;
+	}
+	return 0;
+}
+
+/* Under an opaque directory of the upper (ufd, at path; "" for the root)
+ * every name the parent's view has there and the upper lacks is deleted. */
+static int hidden_names(struct nchg *c, const struct level *lv, int ufd, const char *path)
+{
+	struct st_hashmap seen;
+	st_hashmap_init(&seen, NULL);
+	int r = 0;
+	for (size_t k = 0; k < lv->n && r >= 0; k++) {
+		_cleanup_close_ int dfd = st_open_nofollow(c->roots[lv->idx[k]], *path ? path : ".",
+							   O_RDONLY | O_DIRECTORY, 0);
+		char **names = NULL;
+		size_t n = 0;
+		if (dfd < 0 || (r = st_list_dir(dfd, &names, &n)) < 0) {
+			r = st_error_set(c->err, dfd < 0 ? -dfd : -r, "list \"/%s\" in a lower layer", path);
+			break;
+		}
+		for (size_t j = 0; j < n && r >= 0; j++) {
+			if (st_hashmap_get(&seen, names[j]))
+				continue;
+			if (st_hashmap_put(&seen, names[j], (void *)1) < 0) {
+				r = st_error_set(c->err, ENOMEM, "changes");
+				break;
+			}
+			struct stat s;
+			if (fstatat(dfd, names[j], &s, AT_SYMLINK_NOFOLLOW) < 0 || is_whiteout(&s) ||
+			    faccessat(ufd, names[j], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+				continue;
+			char *p = st_asprintf("%s%s%s", path, *path ? "/" : "", names[j]);
+			r = p ? add(c, p, ST_CHANGE_DELETE) : st_error_set(c->err, ENOMEM, "changes");
+			free(p);
+		}
+		st_strv_free(names, n);
+	}
+	st_hashmap_free(&seen);
+	return r;
+}
+
+static void drop_overlay_xattrs(struct st_xattrs *x)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < x->n; i++) {
+		if (st_str_has_prefix(x->v[i].name, "trusted.overlay.")) {
+			free(x->v[i].name);
+			free(x->v[i].value);
+			continue;
+		}
+		x->v[o++] = x->v[i];
+	}
+	x->n = o;
+}
+
+/* A directory that both have is changed when its own metadata is (what
+ * the naive diff compares: owner, mode, xattrs). */
+static bool dir_meta_changed(struct nchg *c, const struct st_walk_ent *e, size_t top)
+{
+	struct stat ls;
+	if (fstatat(c->roots[top], e->path, &ls, AT_SYMLINK_NOFOLLOW) < 0)
+		return true;
+	if (ls.st_mode != e->st.st_mode || ls.st_uid != e->st.st_uid || ls.st_gid != e->st.st_gid)
+		return true;
+	struct st_xattrs a = {0}, b = {0};
+	st_xattrs_read(e->dirfd, e->name, &a);
+	st_xattrs_read(c->roots[top], e->path, &b);
+	drop_overlay_xattrs(&a);
+	drop_overlay_xattrs(&b);
+	bool differ = !st_xattrs_equal(&a, &b);
+	st_xattrs_free(&a);
+	st_xattrs_free(&b);
+	return differ;
+}
+
+static int changes_cb(void *ctx, const struct st_walk_ent *e)
+{
+	struct nchg *c = ctx;
+	const struct level *up = &c->lv[e->depth - 1];
+	if (e->post) {
+		struct level *lv = &c->lv[e->depth];
+		int r = 0;
+		if (lv->hide && lv->n > 0) {
+			_cleanup_close_ int ufd = st_open_nofollow(e->dirfd, e->name, O_RDONLY | O_DIRECTORY, 0);
+			r = ufd < 0 ? st_error_set(c->err, -ufd, "open \"/%s\"", e->path)
+				    : hidden_names(c, lv, ufd, e->path);
+		}
+		if (r >= 0 && lv->lower_dir && (c->out->n > lv->mark || dir_meta_changed(c, e, lv->top)))
+			r = add(c, e->path, ST_CHANGE_MODIFY);
+		free(lv->idx);
+		lv->idx = NULL;
+		lv->n = 0;
+		return r;
+	}
+	bool dir = S_ISDIR(e->st.st_mode);
+	struct level *lv = NULL;
+	int r = dir ? level_at(c, (size_t)e->depth, &lv) : 0;
+	if (r < 0)
+		return r;
+	up = &c->lv[e->depth - 1]; /* level_at may have moved the array */
+	struct stat ls;
+	size_t top = 0;
+	bool found;
+	if ((r = lookup(c, up, e->path, &ls, &top, lv, &found)) < 0)
+		return r;
+	if (is_whiteout(&e->st))
+		return found ? add(c, e->path, ST_CHANGE_DELETE) : 0;
+	if (!dir || !found || !S_ISDIR(ls.st_mode))
+		r = add(c, e->path, found ? ST_CHANGE_MODIFY : ST_CHANGE_ADD);
+	if (dir) {
+		lv->hide = up->hide || is_opaque(e->dirfd, e->name);
+		lv->lower_dir = found && S_ISDIR(ls.st_mode);
+		lv->top = top;
+		lv->mark = c->out->n;
+	}
+	return r;
+}
+
+static int cmp_change(const void *a, const void *b)
+{
+	return strcmp(((const struct st_change *)a)->path, ((const struct st_change *)b)->path);
+}
+
+int ovl_changes(struct st_driver *d, const char *id, const char *parent, struct st_changes *out,
+		struct st_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (!native(d, id, parent))
+		return st_naive_changes(d, id, parent, out, err);
+	char **links = NULL;
+	size_t nlinks = 0;
+	int r = ovl_read_lowers(d, id, &links, &nlinks, err);
+	if (r < 0)
+		return r;
+	struct nchg c = {.out = out, .err = err};
+	_cleanup_close_ int ufd = ovl_open_diff(d, id, err);
+	c.roots = calloc(nlinks ? nlinks : 1, sizeof(*c.roots));
+	struct level *root = NULL;
+	if (ufd < 0 || !c.roots) {
+		r = ufd < 0 ? ufd : st_error_set(err, ENOMEM, "changes");
+		goto out;
+	}
+	for (size_t i = 0; i < nlinks; i++) {
+		if ((c.roots[i] = ovl_open_link(d, links[i], err)) < 0) {
+			r = c.roots[i];
+			goto out;
+		}
+		c.nroots++;
+	}
+	if ((r = level_at(&c, 0, &root)) < 0)
+		goto out;
+	root->idx = calloc(nlinks ? nlinks : 1, sizeof(*root->idx));
+	if (!root->idx) {
+		r = st_error_set(err, ENOMEM, "changes");
+		goto out;
+	}
+	/* the lower roots merge up to the first opaque one */
+	for (size_t i = 0; i < nlinks; i++) {
+		root->idx[root->n++] = i;
+		if (is_opaque(c.roots[i], ""))
+			break;
+	}
+	root->hide = is_opaque(ufd, "");
+	r = st_walk(ufd, changes_cb, &c, err);
+	if (r >= 0 && root->hide && root->n > 0)
+		r = hidden_names(&c, root, ufd, "");
+out:
+	for (size_t i = 0; i < c.nroots; i++)
+		close(c.roots[i]);
+	free(c.roots);
+	for (size_t i = 0; i < c.nlv; i++)
+		free(c.lv[i].idx);
+	free(c.lv);
+	st_strv_free(links, nlinks);
+	if (r < 0) {
+		st_changes_free(out);
+		return st_error_wrap(err, "overlay: changes of layer \"%s\"", id);
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
+	return 0;
+}

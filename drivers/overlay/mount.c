@@ -1,0 +1,275 @@
+/* Building one overlay mount. Overlay options never go through libmount:
+ * its fsconfig path caps a value at 256 bytes, and so does the kernel's
+ * fsconfig, which is why a deep chain needs either one "lowerdir+" call per
+ * layer (kernel 6.8+) or one page of mount(2) data holding short relative
+ * names. Both resolve names against the current directory, so the work runs
+ * in a short-lived thread with its own (unshared) working directory: the
+ * caller's cwd and its other threads are never touched. */
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "fs.h"
+#include "overlay.h"
+#include "util.h"
+
+static int sys_fsopen(const char *fs, unsigned flags) { return (int)syscall(SYS_fsopen, fs, flags); }
+static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)
+{
+	return (int)syscall(SYS_fsconfig, fd, cmd, key, val, aux);
+}
+static int sys_fsmount(int fd, unsigned flags, unsigned attrs) { return (int)syscall(SYS_fsmount, fd, flags, attrs); }
+static int sys_move_mount(int from_fd, const char *from, int to_fd, const char *to, unsigned flags)
+{
+	return (int)syscall(SYS_move_mount, from_fd, from, to_fd, to, flags);
+}
+
+/* ------------------------------------------------------------- options */
+
+static bool param_exists(const char *name)
+{
+	char p[128];
+	snprintf(p, sizeof(p), "/sys/module/overlay/parameters/%s", name);
+	return access(p, F_OK) == 0;
+}
+
+static bool opt_value_ok(const char *opt, const char *key, const char *const *values)
+{
+	size_t kl = strlen(key);
+	if (strncmp(opt, key, kl) != 0)
+		return false;
+	if (!values)
+		return opt[kl] == '\0';
+	if (opt[kl] != '=')
+		return false;
+	for (const char *const *v = values; *v; v++)
+		if (strcmp(opt + kl + 1, *v) == 0)
+			return true;
+	return false;
+}
+
+/* Only options that keep the layout valid: the layer paths, index and the
+ * like are the driver's business. */
+static bool user_opt_ok(const char *opt)
+{
+	static const char *const onoff[] = {"on", "off", NULL};
+	static const char *const redirect[] = {"on", "off", "follow", "nofollow", NULL};
+	static const char *const xino[] = {"on", "off", "auto", NULL};
+	return opt_value_ok(opt, "redirect_dir", redirect) || opt_value_ok(opt, "metacopy", onoff) ||
+	       opt_value_ok(opt, "xino", xino) || opt_value_ok(opt, "volatile", NULL);
+}
+
+int ovl_mount_options(const char *user, char *out, size_t len, struct st_error *err)
+{
+	bool user_redirect = false, user_metacopy = false, metacopy_on = false;
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", user ? user : "");
+	if (user && strlen(user) >= sizeof(buf))
+		return st_error_fail(err, EINVAL, "overlay: mountopt \"%.64s...\" is too long", user);
+	for (char *save = NULL, *o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		if (!user_opt_ok(o))
+			return st_error_fail(err, EINVAL,
+					     "overlay: mount option \"%s\" is not allowed (allowed: redirect_dir=, "
+					     "metacopy=, xino=, volatile)", o);
+		user_redirect |= st_str_has_prefix(o, "redirect_dir=");
+		user_metacopy |= st_str_has_prefix(o, "metacopy=");
+		metacopy_on |= strcmp(o, "metacopy=on") == 0;
+	}
+	/* index=off: layers are moved and committed in place, an index would
+	 * pin them to the first upper they met. redirect_dir and metacopy off:
+	 * then a layer's diff/ holds all of its changes (native diff). */
+	size_t o = 0;
+	out[0] = '\0';
+	if (param_exists("index"))
+		o += (size_t)snprintf(out + o, len - o, "index=off");
+	if (!user_redirect && !metacopy_on && param_exists("redirect_dir"))
+		o += (size_t)snprintf(out + o, len - o, "%sredirect_dir=off", o ? "," : "");
+	if (!user_metacopy && param_exists("metacopy"))
+		o += (size_t)snprintf(out + o, len - o, "%smetacopy=off", o ? "," : "");
+	if (user && *user)
+		o += (size_t)snprintf(out + o, len - o, "%s%s", o ? "," : "", user);
+	if (o >= len)
+		return st_error_fail(err, EINVAL, "overlay: mount options too long");
+	return 0;
+}
+
+/* ---------------------------------------------------------------- mount */
+
+struct job {
+	const struct ovl_mount_spec *s;
+	struct st_error *err;
+	int r;
+};
+
+/* The kernel's own words from an fs context ("e overlay: too many lower
+ * directories, limit is 500"), appended to the error. */
+static int fs_fail(struct job *j, int fsfd, int errnum, const char *what)
+{
+	char log[1024] = "", msg[512];
+	ssize_t n;
+	while (fsfd >= 0 && (n = read(fsfd, msg, sizeof(msg) - 1)) > 0) {
+		msg[n] = '\0';
+		if (msg[n - 1] == '\n')
+			msg[n - 1] = '\0';
+		const char *text = msg[0] && msg[1] == ' ' ? msg + 2 : msg;
+		snprintf(log + strlen(log), sizeof(log) - strlen(log), "%s%s", log[0] ? "; " : "", text);
+	}
+	if (log[0])
+		return st_error_fail(j->err, errnum, "%s: %s (%s)", what, log, strerror(errnum));
+	return st_error_set(j->err, errnum, "%s", what);
+}
+
+static int set_opts(struct job *j, int fsfd)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", j->s->opts ? j->s->opts : "");
+	for (char *save = NULL, *o = strtok_r(buf, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(o, '=');
+		int r;
+		if (eq) {
+			*eq = '\0';
+			r = sys_fsconfig(fsfd, FSCONFIG_SET_STRING, o, eq + 1, 0);
+		} else {
+			r = sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, o, NULL, 0);
+		}
+		if (r < 0) {
+			char what[300];
+			snprintf(what, sizeof(what), "overlay option \"%s%s%s\"", o, eq ? "=" : "", eq ? eq + 1 : "");
+			return fs_fail(j, fsfd, errno, what);
+		}
+	}
+	return 0;
+}
+
+static int mount_new(struct job *j)
+{
+	const struct ovl_mount_spec *s = j->s;
+	_cleanup_close_ int fsfd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return st_error_set(j->err, errno, "fsopen overlay");
+	/* what mount(2) would show as the source */
+	if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
+		return fs_fail(j, fsfd, errno, "overlay source");
+	for (size_t i = 0; i < s->nlowers; i++) {
+		if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) < 0) {
+			char what[128];
+			snprintf(what, sizeof(what), "lower layer %zu of %zu (\"%s\")", i + 1, s->nlowers, s->lowers[i]);
+			return fs_fail(j, fsfd, errno, what);
+		}
+	}
+	if (s->upper && (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0 ||
+			 sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0))
+		return fs_fail(j, fsfd, errno, "upper and work directories");
+	int r = set_opts(j, fsfd);
+	if (r < 0)
+		return r;
+	if (sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return fs_fail(j, fsfd, errno, "create overlay");
+	_cleanup_close_ int mfd = sys_fsmount(fsfd, FSMOUNT_CLOEXEC, s->upper ? 0 : MOUNT_ATTR_RDONLY);
+	if (mfd < 0)
+		return fs_fail(j, fsfd, errno, "fsmount overlay");
+	if (sys_move_mount(mfd, "", s->base_fd, s->target, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return st_error_set(j->err, errno, "attach overlay at \"%s\"", s->target);
+	return 0;
+}
+
+static int mount_legacy(struct job *j)
+{
+	const struct ovl_mount_spec *s = j->s;
+	long page = sysconf(_SC_PAGESIZE);
+	size_t cap = (size_t)(page > 0 ? page : 4096);
+	_cleanup_free_ char *data = malloc(cap);
+	if (!data)
+		return st_error_set(j->err, ENOMEM, "overlay mount data");
+	size_t need = strlen("lowerdir=") + 1;
+	for (size_t i = 0; i < s->nlowers; i++)
+		need += strlen(s->lowers[i]) + 1;
+	if (s->upper)
+		need += strlen(",upperdir=,workdir=") + strlen(s->upper) + strlen(s->work);
+	if (s->opts && *s->opts)
+		need += strlen(s->opts) + 1;
+	if (need > cap)
+		return st_error_fail(j->err, E2BIG,
+				     "%zu lower layers need %zu bytes of mount(2) data, the kernel takes %zu "
+				     "(and it has no lowerdir+)", s->nlowers, need, cap - 1);
+	size_t o = (size_t)snprintf(data, cap, "lowerdir=");
+	for (size_t i = 0; i < s->nlowers; i++)
+		o += (size_t)snprintf(data + o, cap - o, "%s%s", i ? ":" : "", s->lowers[i]);
+	if (s->upper)
+		o += (size_t)snprintf(data + o, cap - o, ",upperdir=%s,workdir=%s", s->upper, s->work);
+	if (s->opts && *s->opts)
+		snprintf(data + o, cap - o, ",%s", s->opts);
+	if (mount("overlay", s->target, "overlay", s->upper ? 0 : MS_RDONLY, data) < 0) {
+		int e = errno;
+		if (e == EINVAL && s->nlowers > OVL_MAX_LOWERS)
+			return st_error_fail(j->err, e, "%zu lower layers: the kernel stacks at most %d (%s)",
+					     s->nlowers, OVL_MAX_LOWERS, strerror(e));
+		return st_error_set(j->err, e, "mount(2) overlay at \"%s\" with %zu lower layer%s", s->target,
+				    s->nlowers, s->nlowers == 1 ? "" : "s");
+	}
+	return 0;
+}
+
+static void *mount_thread(void *arg)
+{
+	struct job *j = arg;
+	if (unshare(CLONE_FS) < 0 || fchdir(j->s->base_fd) < 0)
+		j->r = st_error_set(j->err, errno, "enter the layer directory");
+	else
+		j->r = j->s->lowerdir_plus ? mount_new(j) : mount_legacy(j);
+	return NULL;
+}
+
+int ovl_mount(const struct ovl_mount_spec *s, struct st_error *err)
+{
+	if (s->nlowers == 0 || (s->nlowers == 1 && !s->upper))
+		return st_error_fail(err, EINVAL, "overlay needs two lower layers, or one and an upper");
+	struct job j = {.s = s, .err = err};
+	pthread_t t;
+	int r = pthread_create(&t, NULL, mount_thread, &j);
+	if (r != 0)
+		return st_error_set(err, r, "start mount thread");
+	pthread_join(t, NULL);
+	return j.r;
+}
+
+bool ovl_is_mounted(int dirfd, const char *name)
+{
+	uint64_t self = 0, parent = 0;
+	return st_mnt_id(dirfd, name, &self) == 0 && st_mnt_id(dirfd, "", &parent) == 0 && self && self != parent;
+}
+
+int ovl_unmount(int dirfd, const char *name, struct st_error *err)
+{
+	char p[PATH_MAX];
+	st_fd_path(p, sizeof(p), dirfd, name);
+	while (ovl_is_mounted(dirfd, name)) {
+		if (umount2(p, UMOUNT_NOFOLLOW) == 0)
+			continue; /* mounts may be stacked: take them all */
+		if (errno == EBUSY && umount2(p, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
+			continue; /* in use: detach now, the kernel frees it after the last user */
+		if (errno == EINVAL || errno == ENOENT)
+			return 0; /* gone meanwhile */
+		return st_error_set(err, errno, "unmount \"%s\"", name);
+	}
+	return 0;
+}
+
+bool ovl_mount_has_lowerdir_plus(int base_fd, const char *l1, const char *l2)
+{
+	/* Kernels before 6.5 take fsconfig through the "legacy" context, which
+	 * accepts any key: only creating the superblock tells. */
+	_cleanup_close_ int fsfd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0)
+		return false;
+	char p1[PATH_MAX], p2[PATH_MAX];
+	st_fd_path(p1, sizeof(p1), base_fd, l1);
+	st_fd_path(p2, sizeof(p2), base_fd, l2);
+	return sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", p1, 0) == 0 &&
+	       sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", p2, 0) == 0 &&
+	       sys_fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0;
+}
