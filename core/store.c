@@ -135,8 +135,14 @@ static int save_choice(struct st_store *s, const char *name, struct st_error *er
 int st_store_open(const struct st_store_config *cfg, struct st_store **out, struct st_error *err)
 {
 	const char *root = cfg->root && *cfg->root ? cfg->root : "/var/lib/strata";
-	if (root[0] != '/')
-		return st_error_fail(err, EINVAL, "store root \"%s\" must be an absolute path", root);
+	char absroot[PATH_MAX];
+	if (root[0] != '/') {
+		char cwd[PATH_MAX];
+		if (!getcwd(cwd, sizeof(cwd)))
+			return st_error_set(err, errno, "store root \"%s\": current directory", root);
+		snprintf(absroot, sizeof(absroot), "%s/%s", cwd, root);
+		root = absroot;
+	}
 	if (strlen(root) > 1024)
 		return st_error_fail(err, ENAMETOOLONG, "store root \"%.64s...\" is too long", root);
 	struct st_store *s = calloc(1, sizeof(*s));
