@@ -486,7 +486,11 @@ static int clean_name(struct applier *ap, const char *raw, char *out, size_t len
 		}
 		if (cl == 2 && p[0] == '.' && p[1] == '.')
 			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": \"..\" in %s not allowed", raw, what);
-		if (*end == '/' && end[1] && strncmp(p, ST_WH_PREFIX, 4) == 0)
+		/* aufs' metadata directories (.wh..wh.plnk...) at the top are
+		 * skipped by apply_entry, their content with them */
+		bool aufs_meta = o == 0 && strncmp(p, ST_WH_META_PREFIX, 8) == 0 &&
+				 !(cl == strlen(ST_WH_OPAQUE) && strncmp(p, ST_WH_OPAQUE, cl) == 0);
+		if (*end == '/' && end[1] && strncmp(p, ST_WH_PREFIX, 4) == 0 && !aufs_meta)
 			return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": whiteout name used as a directory", raw);
 		if (o + cl + 2 > len)
 			return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%.200s...\": name too long", raw);
@@ -800,6 +804,13 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 
+	/* Docker's aufs driver put its own metadata (.wh..wh.plnk, .wh..wh.orph)
+	 * into layer tars once; Docker skips it on apply, and so do we */
+	if (st_str_has_prefix(path, ST_WH_META_PREFIX) && strcmp(path, ST_WH_OPAQUE) != 0) {
+		if (ap->in->ts && (r = st_tarsplit_entry(ap->in->ts, data_start, NULL, 0)) < 0)
+			return st_error_set(ap->err, -r, "record layer tar");
+		return 0;
+	}
 	bool is_wh = path[0] && st_str_has_prefix(base, ST_WH_PREFIX);
 	if (is_wh) {
 		const char *v = base + strlen(ST_WH_PREFIX);

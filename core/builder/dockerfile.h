@@ -6,6 +6,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "strata.h"
 
@@ -48,9 +49,14 @@ struct st_dockerfile {
 int st_dockerfile_parse(const char *text, size_t len, const char *filename, struct st_dockerfile *out,
 			struct st_error *err);
 void st_dockerfile_free(struct st_dockerfile *df);
+/* Frees what the instruction holds (sub included), not `in` itself. */
 void st_df_instr_free(struct st_df_instr *in);
 
 const char *st_df_flag(const struct st_df_instr *in, const char *name); /* NULL if absent */
+/* A boolean flag (--link, --parents, ...): true for "--link" and "--link=true". */
+bool st_df_flag_bool(const struct st_df_instr *in, const char *name);
+/* Go's time.ParseDuration ("1m30s", "500ms", "1.5h"): HEALTHCHECK --interval etc. */
+int st_df_parse_duration(const char *text, int64_t *ns, struct st_error *err);
 
 /* Expand one word the way the Dockerfile shell lexer does: $VAR, ${VAR},
  * ${VAR:-word}, ${VAR:+word}, ${VAR-word}, ${VAR+word}, quotes removed
