@@ -356,7 +356,6 @@ int cmd_build(struct cli *c, int argc, char **argv)
 	size_t ntags = 0;
 	int o, rc = EXIT_USAGE;
 	while ((o = cli_getopt(c, argc, argv, "t:f:q", opts)) != -1) {
-		struct st_error err = {0};
 		switch (o) {
 		case 'h':
 			rc = EXIT_OK;
@@ -383,9 +382,16 @@ int cmd_build(struct cli *c, int argc, char **argv)
 				const char *v = getenv(optarg);
 				if (v)
 					st_kvlist_add(&args, optarg, "%s", v);
-			} else if (st_kvlist_parse(&args, optarg, &err) < 0) {
-				cli_usage(c, "%s", err.msg);
-				goto out;
+			} else {
+				/* build args keep their case (st_kvlist_parse folds it) */
+				const char *eq = strchr(optarg, '=');
+				char key[256];
+				snprintf(key, sizeof(key), "%.*s", (int)(eq - optarg), optarg);
+				if (!key[0]) {
+					cli_usage(c, "invalid build argument \"%s\": expected NAME=VALUE", optarg);
+					goto out;
+				}
+				st_kvlist_add(&args, key, "%s", eq + 1);
 			}
 			break;
 		case 'T':

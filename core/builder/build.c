@@ -723,29 +723,6 @@ static int mut_cmd(struct builder *b, struct stage *sg, json_object *cfg, void *
 	return 0;
 }
 
-static int64_t parse_duration(const char *s)
-{
-	/* Go durations: "30s", "1m30s", "500ms", "1h" */
-	int64_t total = 0;
-	while (*s) {
-		char *end;
-		double v = strtod(s, &end);
-		if (end == s)
-			return -1;
-		int64_t mult;
-		if (st_str_has_prefix(end, "ms")) mult = 1000000, end += 2;
-		else if (st_str_has_prefix(end, "us")) mult = 1000, end += 2;
-		else if (st_str_has_prefix(end, "ns")) mult = 1, end += 2;
-		else if (*end == 's') mult = 1000000000LL, end++;
-		else if (*end == 'm') mult = 60000000000LL, end++;
-		else if (*end == 'h') mult = 3600000000000LL, end++;
-		else return -1;
-		total += (int64_t)(v * (double)mult);
-		s = end;
-	}
-	return total;
-}
-
 static int mut_health(struct builder *b, struct stage *sg, json_object *cfg, void *ctx)
 {
 	struct meta *m = ctx;
@@ -768,10 +745,10 @@ static int mut_health(struct builder *b, struct stage *sg, json_object *cfg, voi
 		const char *v = st_df_flag(in, durs[i][0]);
 		if (!v)
 			continue;
-		int64_t ns = parse_duration(v);
-		if (ns < 0) {
+		int64_t ns;
+		if (st_df_parse_duration(v, &ns, b->err) < 0) {
 			json_object_put(hc);
-			return st_error_fail(b->err, EINVAL, "HEALTHCHECK --%s=%s: not a duration", durs[i][0], v);
+			return st_error_wrap(b->err, "HEALTHCHECK --%s", durs[i][0]);
 		}
 		json_object_object_add(hc, durs[i][1], json_object_new_int64(ns));
 	}
