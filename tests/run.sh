@@ -20,6 +20,7 @@ run_suite() { # name command...
 	[[ $name =~ $only ]] || return 0
 	suites=$((suites + 1))
 	local log="$logdir/$name.log" t0=$SECONDS
+	mkdir -p "$(dirname "$log")" # suite names have a slash (unit/x, conformance/y)
 	"$@" >"$log" 2>&1
 	local rc=$?
 	local skips; skips=$(grep -c '^SKIP' "$log")

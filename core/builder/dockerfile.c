@@ -514,6 +514,17 @@ static int df_json(struct df_ctx *c, int line, struct st_df_instr *in, const cha
 	df_ltrim(&p, end);
 	if (p == end || *p != '[')
 		return 0;
+	/* Go's decoder refuses raw control characters inside strings;
+	 * json-c takes them, so look first */
+	bool in_str = false;
+	for (const char *q = p; q < end; q++) {
+		if (in_str && *q == '\\' && q + 1 < end)
+			q++;
+		else if (*q == '"')
+			in_str = !in_str;
+		else if (in_str && (unsigned char)*q < 0x20)
+			return 0;
+	}
 	struct json_tokener *tok = json_tokener_new();
 	if (!tok)
 		return df_oom(c, line);
@@ -990,6 +1001,42 @@ out:
 	return r;
 }
 
+/* The instruction closest to a misspelt one (edit distance at most 2, as
+ * BuildKit's "did you mean" hint), or NULL. */
+static const char *df_suggest(const char *word)
+{
+	size_t n = strlen(word);
+	if (n == 0 || n > 16)
+		return NULL;
+	const char *best = NULL;
+	size_t best_d = 3;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(df_cmds); i++) {
+		const char *c = df_cmds[i].name;
+		size_t m = strlen(c), row[17];
+		for (size_t j = 0; j <= m; j++)
+			row[j] = j;
+		for (size_t a = 1; a <= n; a++) {
+			size_t diag = row[0];
+			row[0] = a;
+			for (size_t b = 1; b <= m; b++) {
+				size_t up = row[b];
+				size_t v = diag + (word[a - 1] != c[b - 1]);
+				if (up + 1 < v)
+					v = up + 1;
+				if (row[b - 1] + 1 < v)
+					v = row[b - 1] + 1;
+				row[b] = v;
+				diag = up;
+			}
+		}
+		if (row[m] < best_d) {
+			best_d = row[m];
+			best = c;
+		}
+	}
+	return best;
+}
+
 /* One logical line -> instruction(s) appended to out. */
 static int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_onbuild, struct df_vec *out)
 {
@@ -1012,7 +1059,14 @@ static int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_o
 		snprintf(up, sizeof(up), "%.*s", cl > 64 ? 64 : cl, s);
 		for (char *p = up; *p; p++)
 			*p = (char)toupper((unsigned char)*p);
-		return df_fail(c, line, "unknown instruction: %s%s", up, cl > 64 ? "..." : "");
+		const char *near = df_suggest(up);
+		char hint[48] = "";
+		if (near) {
+			snprintf(hint, sizeof(hint), " (did you mean %s?)", near);
+			for (char *p = hint; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		}
+		return df_fail(c, line, "unknown instruction: %s%s%s", up, cl > 64 ? "..." : "", hint);
 	}
 
 	struct st_df_instr in = {.line = line};

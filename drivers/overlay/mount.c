@@ -261,9 +261,15 @@ int ovl_unmount(int dirfd, const char *name, struct st_error *err)
 
 bool ovl_mount_has_lowerdir_plus(int base_fd, const char *l1, const char *l2)
 {
-	/* Kernels before 6.5 take fsconfig through the "legacy" context, which
-	 * accepts any key: only creating the superblock tells. */
+	/* Kernels before 6.5 take fsconfig for overlay through the "legacy"
+	 * context, which accepts any key and only fails (noisily, in the kernel
+	 * log) when the superblock is made: a key no parser knows tells them
+	 * apart. Then a superblock with two "lowerdir+" layers, never mounted. */
 	_cleanup_close_ int fsfd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
+	if (fsfd < 0 || sys_fsconfig(fsfd, FSCONFIG_SET_FLAG, "strata-no-such-option", NULL, 0) == 0)
+		return false;
+	close(fsfd);
+	fsfd = sys_fsopen("overlay", FSOPEN_CLOEXEC);
 	if (fsfd < 0)
 		return false;
 	char p1[PATH_MAX], p2[PATH_MAX];

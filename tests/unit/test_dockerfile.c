@@ -292,8 +292,10 @@ END_TEST
 
 START_TEST(test_unknown_instruction)
 {
-	one_fails("FOO bar", "unknown instruction: FOO");
-	one_fails("runx echo", "unknown instruction: RUNX");
+	one_fails("FOOBAR bar", "unknown instruction: FOOBAR");
+	one_fails("runx echo", "unknown instruction: RUNX (did you mean run?)");
+	one_fails("EXPOS 80", "unknown instruction: EXPOS (did you mean expose?)");
+	one_fails("CPY a b", "unknown instruction: CPY (did you mean copy?)");
 	one_fails("RUN\xc2\xa0x", "unknown instruction: RUN\xc2\xa0X");
 }
 END_TEST
@@ -433,6 +435,7 @@ START_TEST(test_invalid_json_falls_back_to_shell_form)
 	const char *lines[] = {
 		"RUN [ -f /etc/x ] && echo yes", "CMD ['single', 'quotes']", "CMD [\"a\",]",
 		"CMD [\"a\"] trailing",		 "CMD [\"unterminated\"",   "ENTRYPOINT [\"a\" \"b\"]",
+		"CMD [\"raw\ttab\"]",		 "CMD [\"\\x\"]",
 	};
 	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
 		struct st_dockerfile df = parse_one(lines[i]);
@@ -723,7 +726,8 @@ START_TEST(test_onbuild)
 	one_fails("ONBUILD onbuild RUN x", "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
 	one_fails("ONBUILD FROM x", "FROM isn't allowed as an ONBUILD trigger");
 	one_fails("ONBUILD maintainer me", "MAINTAINER isn't allowed as an ONBUILD trigger");
-	one_fails("ONBUILD NOPE x", "unknown instruction: NOPE");
+	one_fails("ONBUILD XYZZY x", "unknown instruction: XYZZY");
+	one_fails("ONBUILD RUM x", "unknown instruction: RUM (did you mean run?)");
 	one_fails("ONBUILD RUN", "RUN requires at least one argument");
 	one_fails("ONBUILD --x RUN y", "Unknown flag: x");
 	one_fails("ONBUILD COPY --bad=1 a b", "Unknown flag: bad");
