@@ -10,7 +10,7 @@ PKGS=(
 	# run: OCI runtime for RUN and containers
 	runc
 	# tests: filesystems on loop devices, tools to inspect them
-	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc
+	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc debootstrap curl
 	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 )
