@@ -36,7 +36,9 @@ else
 Q := @
 endif
 
-WARN := -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+# gcc's; clang (14) refuses the unknown option under -Werror
+WARN += $(shell $(CC) -Werror -Wno-format-truncation -E -x c /dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
 CFLAGS ?= -O2 -g
 ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined

@@ -78,6 +78,8 @@ int cmd_commit(struct cli *c, int argc, char **argv);
 int cmd_export(struct cli *c, int argc, char **argv);
 int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);
+int cmd_load(struct cli *c, int argc, char **argv);
+int cmd_save(struct cli *c, int argc, char **argv);
 /* "3 minutes ago" */
 void cli_ago(int64_t t, char *buf, size_t len);
 struct st_image;

@@ -170,6 +170,13 @@ static const struct cli_cmd top_cmds[] = {
 	 "[--format json] [--no-trunc] IMAGE\n"},
 	{"import", cmd_import, "Import a root filesystem tar as a one-layer image",
 	 "[-m MESSAGE] FILE|- [NAME[:TAG]]\n"},
+	{"load", cmd_load, "Load images from a docker-archive or an OCI image layout (file, directory or stdin)",
+	 "[-i FILE|DIR] [-q]\n\nOptions:\n  -i, --input string   Read from a tar archive file or a layout directory, instead of STDIN\n"
+	 "  -q, --quiet          Suppress the layer count\n"},
+	{"save", cmd_save, "Save images to a docker-archive (default) or an OCI image layout",
+	 "[-o FILE|DIR] [--format docker|oci] IMAGE...\n\nOptions:\n"
+	 "      --format string   docker (docker save's archive, default) or oci (OCI image layout)\n"
+	 "  -o, --output string   Write to a file (a directory: the layout as files), instead of STDOUT\n"},
 	{"inspect", cmd_inspect, "Show low-level information on images and containers", "NAME|ID...\n"},
 	{"rmi", cmd_rmi, "Remove images", "[-f] IMAGE...\n\nOptions:\n  -f, --force   Remove an image with several tags\n"},
 	{"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},

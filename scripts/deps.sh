@@ -13,6 +13,8 @@ PKGS=(
 	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc debootstrap curl
 	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
+	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
+	docker.io podman skopeo
 )
 missing=()
 for p in "${PKGS[@]}"; do

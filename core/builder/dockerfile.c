@@ -1188,6 +1188,34 @@ out:
 
 /* ------------------------------------------------------------ file */
 
+int st_df_parse_trigger(const char *text, const char *what, struct st_df_instr *out, struct st_error *err)
+{
+	struct df_ctx c = {.file = what && *what ? what : "ONBUILD", .esc = '\\', .err = err};
+	struct df_vec vec = {0};
+	*out = (struct st_df_instr){0};
+	if (!text)
+		return df_fail(&c, 1, "ONBUILD requires at least one argument");
+	const char *s = text, *e = text + strlen(text);
+	df_trim(&s, &e);
+	const char *te = s;
+	while (te < e && !df_is_ws(*te))
+		te++;
+	size_t tl = (size_t)(te - s);
+	if (s == e)
+		return df_fail(&c, 1, "ONBUILD requires at least one argument");
+	if (tl == 7 && strncasecmp(s, "ONBUILD", 7) == 0)
+		return df_fail(&c, 1, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+	if ((tl == 4 && strncasecmp(s, "FROM", 4) == 0) || (tl == 10 && strncasecmp(s, "MAINTAINER", 10) == 0))
+		return df_fail(&c, 1, "%s isn't allowed as an ONBUILD trigger", tl == 4 ? "FROM" : "MAINTAINER");
+	int r = df_parse_line(&c, 1, text, true, &vec);
+	if (r == 0) {
+		*out = vec.v[0];
+		vec.n = 0;
+	}
+	df_vec_free(&vec);
+	return r;
+}
+
 int st_dockerfile_parse(const char *text, size_t len, const char *filename, struct st_dockerfile *out,
 			struct st_error *err)
 {

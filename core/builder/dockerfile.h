@@ -49,6 +49,12 @@ struct st_dockerfile {
 int st_dockerfile_parse(const char *text, size_t len, const char *filename, struct st_dockerfile *out,
 			struct st_error *err);
 void st_dockerfile_free(struct st_dockerfile *df);
+/* One ONBUILD trigger as stored in an image config ("RUN make"), parsed
+ * the way the ONBUILD instruction parses it (default escape; ONBUILD, FROM
+ * and MAINTAINER refused). Errors read "WHAT:1: ...". Free with
+ * st_df_instr_free. st_dockerfile_parse cannot be used for this: it
+ * rejects instructions before the first FROM. */
+int st_df_parse_trigger(const char *text, const char *what, struct st_df_instr *out, struct st_error *err);
 /* Frees what the instruction holds (sub included), not `in` itself. */
 void st_df_instr_free(struct st_df_instr *in);
 

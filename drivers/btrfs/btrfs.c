@@ -15,6 +15,7 @@
 #include <sys/statfs.h>
 
 #include <btrfsutil.h>
+#include <libmount.h>
 
 #include "btrfs.h"
 #include "driver.h"
@@ -41,16 +42,30 @@ static int btrfs_probe(const char *home, char *reason, size_t len)
 }
 
 /* Mounts made below the home (none by this driver, but runtimes mount into
- * a layer's root) must not propagate to the host's other mount namespaces:
- * the home is a private mount, bound onto itself if it was not a mount. */
-static int make_private(struct st_driver *d, struct btrfs *b, struct st_error *err)
+ * a layer's root) must not propagate to the host's other mount namespaces.
+ * When the mount holding the home is shared, the home becomes a private
+ * mount of its own (bound onto itself if it was not a mount point), and
+ * stays one: it is a property of the store, like Docker's, and the next
+ * command finds it in place. A private or slave mount needs nothing, and
+ * costs nothing. */
+static int make_private(struct st_driver *d, struct st_error *err)
 {
-	if (!st_is_mountpoint(d->home)) {
-		if (mount(d->home, d->home, NULL, MS_BIND, NULL) < 0)
-			return st_error_set(err, errno, "btrfs: bind-mount the driver home \"%s\" onto itself", d->home);
-		b->made_mount = true;
-	}
-	if (mount(NULL, d->home, NULL, MS_PRIVATE, NULL) < 0)
+	char real[PATH_MAX];
+	if (!realpath(d->home, real))
+		return st_error_set(err, errno, "btrfs: resolve the driver home \"%s\"", d->home);
+	struct libmnt_table *tb = mnt_new_table_from_file("/proc/self/mountinfo");
+	if (!tb)
+		return st_error_set(err, EIO, "btrfs: read /proc/self/mountinfo");
+	struct libmnt_fs *fs = mnt_table_find_mountpoint(tb, real, MNT_ITER_BACKWARD);
+	const char *opt = fs ? mnt_fs_get_optional_fields(fs) : NULL;
+	bool shared = opt && strstr(opt, "shared:");
+	bool is_mnt = fs && mnt_fs_get_target(fs) && strcmp(mnt_fs_get_target(fs), real) == 0;
+	mnt_unref_table(tb);
+	if (!shared)
+		return 0;
+	if (!is_mnt && mount(real, real, NULL, MS_BIND, NULL) < 0)
+		return st_error_set(err, errno, "btrfs: bind-mount the driver home \"%s\" onto itself", d->home);
+	if (mount(NULL, real, NULL, MS_PRIVATE, NULL) < 0)
 		return st_error_set(err, errno, "btrfs: make the driver home \"%s\" a private mount", d->home);
 	return 0;
 }
@@ -62,10 +77,6 @@ static void btrfs_cleanup(struct st_driver *d)
 		return;
 	if (b->subvols_fd >= 0)
 		close(b->subvols_fd);
-	/* the same files stay reachable through the underlying mount, so a
-	 * process that opened the driver after us keeps working */
-	if (b->made_mount)
-		umount2(d->home, MNT_DETACH);
 	free(b);
 	d->priv = NULL;
 }
@@ -111,7 +122,7 @@ static int btrfs_init(struct st_driver *d, struct st_error *err)
 	const char *size = st_kvlist_get(&d->opts, "size");
 	if (size && (r = parse_size("btrfs: option size", size, &b->default_size, err)) < 0)
 		goto fail;
-	if ((r = make_private(d, b, err)) < 0 || (r = st_mkdir_p_at(d->home_fd, "subvolumes", 0700, err)) < 0)
+	if ((r = make_private(d, err)) < 0 || (r = st_mkdir_p_at(d->home_fd, "subvolumes", 0700, err)) < 0)
 		goto fail;
 	/* by path, so that get's paths and our fds go through the same mount */
 	snprintf(b->subvols, sizeof(b->subvols), "%s/subvolumes", d->home);

@@ -11,7 +11,6 @@
 struct btrfs {
 	char subvols[4096];  /* <home>/subvolumes, through the private mount */
 	int subvols_fd;      /* O_DIRECTORY fd of it */
-	bool made_mount;     /* init bind-mounted the home onto itself */
 	int64_t default_size; /* init option size=: quota of every rw layer, 0: none */
 };
 

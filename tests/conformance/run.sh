@@ -30,6 +30,7 @@ cleanup() {
 	if [ -n "$made_home" ]; then
 		rm -rf --one-file-system "$made_home"
 	elif declare -F conf_teardown >/dev/null; then
+		set +u # an env file's teardown after a SKIP may meet unset variables
 		conf_teardown
 	fi
 }

@@ -199,5 +199,18 @@ else
 	pass $t
 fi
 
-for l in $(st driver ls 2>/dev/null | tac); do st driver rm "$l" >/dev/null 2>&1; done
+# Where the filesystem is mounted shared, the home becomes a private mount
+# (bound onto itself) once, and stays one: no second mount on the next run.
+t=home_made_private_where_the_mount_is_shared
+mount --make-shared "$M"
+st driver ls >/dev/null && st driver ls >/dev/null
+prop=$(findmnt -n -o PROPAGATION --mountpoint "$R/btrfs" 2>/dev/null)
+n=$(awk -v d="$R/btrfs" '$5 == d' /proc/self/mountinfo | wc -l)
+if [ "$prop" = private ] && [ "$n" = 1 ]; then
+	pass $t
+else
+	fail $t "home propagation \"$prop\", $n mounts on it"
+fi
+
+for l in $(st driver ls 2>/dev/null | awk 'NR > 1 {print $1}' | tac); do st driver rm "$l" >/dev/null 2>&1; done
 exit $((fails > 0))

@@ -155,10 +155,13 @@ quota_case() { # name mkfs-command mount-options
 		return
 	fi
 	local QR=$mnt/root
+	# ext4 (the kernel's generic quota code) lets CAP_SYS_RESOURCE pass its
+	# limits, as containers do not have it: write as they would
+	local nocap="setpriv --bounding-set -sys_resource"
 	local s=("$BIN" --root "$QR" --storage-driver vfs)
 	if "${s[@]}" volume create -o size=8m q1 >/dev/null && p=$("${s[@]}" volume mount q1 c1) &&
 		dd if=/dev/zero of="$p/ok" bs=1M count=4 status=none && mkdir "$p/sub" &&
-		! dd if=/dev/zero of="$p/sub/over" bs=1M count=8 status=none 2>/dev/null &&
+		! $nocap dd if=/dev/zero of="$p/sub/over" bs=1M count=8 status=none 2>/dev/null &&
 		"${s[@]}" volume inspect q1 | grep -q 'project quota' &&
 		"${s[@]}" volume unmount q1 c1 && "${s[@]}" volume rm q1 >/dev/null; then
 		pass $t

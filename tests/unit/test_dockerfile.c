@@ -735,6 +735,46 @@ START_TEST(test_onbuild)
 }
 END_TEST
 
+START_TEST(test_onbuild_trigger_text_round_trip)
+{
+	/* the trigger text ONBUILD stores parses back to the same instruction */
+	struct st_dockerfile df = parse_one("ONBUILD COPY --chown=app [\"a b\", \"/dst/\"]");
+	struct st_df_instr t;
+	struct st_error err = {0};
+	ST_OK(st_df_parse_trigger(df.v[1].args[0], NULL, &t, &err), &err);
+	ck_assert_str_eq(t.cmd, "COPY");
+	ck_assert_int_eq(t.line, 1);
+	ck_assert(t.json);
+	check_args(&t, "a b", "/dst/", NULL);
+	ck_assert_str_eq(st_df_flag(&t, "chown"), "app");
+	st_df_instr_free(&t);
+	st_dockerfile_free(&df);
+
+	ST_OK(st_df_parse_trigger("  run echo `x`  ", "trigger", &t, &err), &err);
+	ck_assert_str_eq(t.cmd, "RUN");
+	check_args(&t, "echo `x`", NULL);
+	st_df_instr_free(&t);
+
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{"", "ONBUILD:1: ONBUILD requires at least one argument"},
+		{"ONBUILD RUN x", "ONBUILD:1: Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed"},
+		{"from x", "ONBUILD:1: FROM isn't allowed as an ONBUILD trigger"},
+		{"MAINTAINER me", "ONBUILD:1: MAINTAINER isn't allowed as an ONBUILD trigger"},
+		{"COPY a", "ONBUILD:1: COPY requires at least two arguments, but only one was provided. Destination "
+			   "could not be determined."},
+		{"ARG A B", "ONBUILD:1: ONBUILD ARG takes exactly one name"},
+		{"ZAP x", "ONBUILD:1: unknown instruction: ZAP"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(st_df_parse_trigger(bad[i].text, NULL, &t, &err), -EINVAL);
+		ck_assert_str_eq(err.msg, bad[i].msg);
+		ck_assert_ptr_null(t.cmd);
+	}
+}
+END_TEST
+
 START_TEST(test_realistic_multistage_dockerfile)
 {
 	const char *text = "# syntax=docker/dockerfile:1\n"
@@ -1236,6 +1276,7 @@ static Suite *dockerfile_suite(void)
 	tcase_add_test(t, test_expose_and_volume);
 	tcase_add_test(t, test_healthcheck);
 	tcase_add_test(t, test_onbuild);
+	tcase_add_test(t, test_onbuild_trigger_text_round_trip);
 	tcase_add_test(t, test_realistic_multistage_dockerfile);
 	tcase_add_test(t, test_parse_durations);
 	suite_add_tcase(s, t);

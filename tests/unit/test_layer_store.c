@@ -237,6 +237,8 @@ START_TEST(test_release_cascades_to_unreferenced_parents)
 	ck_assert_int_eq(st_layer_get(store, base.chain_id, &g, &err), -ENOENT);
 	ck_assert_int_eq(st_layer_get(store, child.chain_id, &g, &err), -ENOENT);
 	/* a held parent is kept when its child goes */
+	st_layer_free(&base);
+	st_layer_free(&child);
 	reg_ok(NULL, &t, "keep", &base);
 	reg_ok(base.chain_id, &c, "drop", &child);
 	ST_OK(st_layer_hold(store, child.chain_id, "second", &err), &err);

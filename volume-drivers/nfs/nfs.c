@@ -194,8 +194,15 @@ static int nfs_mount(struct st_volume_driver *vd, const char *name, const char *
 	if (v.o[0])
 		snprintf(opts + n, sizeof(opts) - (size_t)n, ",%s", v.o);
 	r = vd_mount(what, source, path, "nfs", opts, v.timeout, err);
-	if (r == -ECONNREFUSED)
-		st_error_wrap(err, "nfs server %s (%s) refused the connection", v.addr, ip);
+	if (err && (r == -ECONNREFUSED || r == -EPROTONOSUPPORT || r == -EOPNOTSUPP || r == -EHOSTUNREACH ||
+	    r == -ENETUNREACH || r == -EIO)) {
+		/* the kernel's words alone ("Operation not supported") do not
+		 * say that nobody answered */
+		char inner[sizeof(err->msg)];
+		snprintf(inner, sizeof(inner), "%s", err->msg);
+		r = st_error_fail(err, -r, "%s (no NFSv%s service at %s, address %s: is the server running?)", inner,
+				  v.vers, v.addr, ip);
+	}
 	return r;
 }
 

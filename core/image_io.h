@@ -1,0 +1,91 @@
+/* Image interchange: `docker save` archives (Docker's image format v1.2)
+ * and OCI image layouts, read (image_load.c) and written (image_save.c).
+ * image_src.c gives the reader one view of an archive, whether it is a
+ * directory, a seekable tar, or a stream (spooled to a temporary file). */
+#ifndef ST_IMAGE_IO_H
+#define ST_IMAGE_IO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strata.h"
+
+/* Media types of the OCI image spec and of Docker's registry schema 2. */
+#define ST_MT_OCI_LAYOUT_VERSION "1.0.0"
+#define ST_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define ST_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define ST_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define ST_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
+#define ST_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define ST_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define ST_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define ST_ANNOT_REF_NAME "org.opencontainers.image.ref.name"
+#define ST_ANNOT_CONTAINERD_NAME "io.containerd.image.name"
+
+/* ------------------------------------------------------------- loading */
+
+struct st_load_result {
+	char **ids;  /* image ids, in the order the archive lists them */
+	size_t nids;
+	char **tags; /* "name:tag" set by the load */
+	size_t ntags;
+	int layers_loaded;  /* layers unpacked */
+	int layers_reused;  /* layers already in the store (not read) */
+};
+void st_load_result_free(struct st_load_result *res);
+
+/* Load every image of a docker-archive or an OCI image layout. path names a
+ * directory or a file; with path NULL, fd is read instead (a pipe is spooled
+ * to a temporary file in the store first). The archive may itself be gzip,
+ * zstd, xz or bzip2 compressed; so may its layers. Every config and blob is
+ * checked against its digest and every layer's uncompressed content against
+ * the config's rootfs.diff_ids; layers already in the store (same chain id)
+ * are not read. On any failure nothing of the archive stays in the store. */
+int st_image_load(struct st_store *s, const char *path, int fd, struct st_load_result *res,
+		  struct st_error *err);
+
+/* ------------------------------------------------------------- saving */
+
+enum st_image_format {
+	ST_IMAGE_FORMAT_DOCKER, /* docker save's archive: manifest.json, repositories, <id>.json */
+	ST_IMAGE_FORMAT_OCI,    /* OCI image layout: oci-layout, index.json, blobs/sha256/ */
+};
+
+/* Save images. refs are "name:tag" (that tag), "name" (every tag of the
+ * repository, as docker save does; name:latest when it has none) or ids
+ * (no tag). With path naming an existing directory (or ending in "/") the
+ * layout is written there as files (it must be empty); otherwise as a tar
+ * to path (written to a temporary name, renamed when complete) or, with
+ * path NULL, to fd. Layers are written uncompressed, byte for byte as they
+ * were registered: their digest is their diff id. */
+int st_image_save(struct st_store *s, const char *const *refs, size_t nrefs, enum st_image_format fmt,
+		  const char *path, int fd, struct st_error *err);
+
+/* "docker.io/library/busybox:latest" -> "busybox:latest", "docker.io/x/y:t"
+ * -> "x/y:t" (Docker's familiar names, which strata uses), then normalised;
+ * -EINVAL when it is no valid reference. */
+int st_image_ref_familiar(const char *ref, char *out, size_t len, struct st_error *err);
+
+/* ------------------------------------------ archive input (image_src.c) */
+
+struct st_img_src;
+
+/* Open a directory or an archive file (path), or the stream fd. tmpdir_fd:
+ * where a stream or a compressed archive is spooled (unnamed O_TMPFILE). */
+int st_img_src_open(const char *path, int fd, int tmpdir_fd, struct st_img_src **out,
+		    struct st_error *err);
+void st_img_src_free(struct st_img_src *src);
+/* What it is, for messages: the path, or "standard input". */
+const char *st_img_src_name(const struct st_img_src *src);
+/* Is there a regular file (after following in-archive symlinks) at name? */
+bool st_img_src_has(struct st_img_src *src, const char *name);
+/* A whole small file (at most max bytes), NUL-terminated. */
+int st_img_src_read(struct st_img_src *src, const char *name, size_t max, char **buf, size_t *len,
+		    struct st_error *err);
+/* Stream a file: r reads it until 0. One stream at a time; size receives its
+ * length. st_img_src_close ends it. */
+int st_img_src_stream(struct st_img_src *src, const char *name, struct st_reader *r, int64_t *size,
+		      struct st_error *err);
+void st_img_src_close(struct st_img_src *src);
+
+#endif
