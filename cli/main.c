@@ -58,7 +58,10 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts, cons
 {
 	static const struct option help_only[] = {{"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	char so[128];
-	snprintf(so, sizeof(so), "+:%sh", shortopts ? shortopts : "");
+	/* options may follow arguments (as docker accepts), except where the
+	 * arguments are a command line for the container */
+	bool passthrough = !strcmp(c->prog, "strata run") || !strcmp(c->prog, "strata create");
+	snprintf(so, sizeof(so), "%s:%sh", passthrough ? "+" : "", shortopts ? shortopts : "");
 	int o = getopt_long(argc, argv, so, longopts ? longopts : help_only, NULL);
 	if (o == 'h') {
 		cli_print_help(c);
