@@ -241,7 +241,7 @@ int st_kvlist_parse(struct st_kvlist *l, const char *kv, struct st_error *err)
 {
 	const char *eq = strchr(kv, '=');
 	if (!eq || eq == kv)
-		return st_error_set(err, EINVAL, "invalid option \"%s\": expected key=value", kv);
+		return st_error_fail(err, EINVAL, "invalid option \"%s\": expected key=value", kv);
 	_cleanup_free_ char *key = strndup(kv, (size_t)(eq - kv));
 	if (!key)
 		return st_error_set(err, ENOMEM, "option \"%s\"", kv);

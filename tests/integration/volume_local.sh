@@ -96,6 +96,15 @@ t=mount_gone_by_hand_releases_holders
 p=$(st volume mount tmp1 c3) && umount "$p" && st volume rm tmp1 >/dev/null && pass $t ||
 	fail $t "holders of a mount that was unmounted by hand still block rm"
 
+# a process killed after the driver mounted, before the holder was recorded
+t=mount_left_by_a_crash_is_reused_then_removed
+st volume create -o type=tmpfs -o device=tmpfs crash1 >/dev/null && p=$R/volumes/crash1/_data &&
+	mount -t tmpfs tmpfs "$p" && echo before >"$p/f" && q=$(st volume mount crash1 c1) && [ "$q" = "$p" ] &&
+	[ "$(awk -v p="$p" '$2 == p' /proc/mounts | wc -l)" = 1 ] && [ "$(cat "$p/f")" = before ] &&
+	st volume unmount crash1 c1 && ! is_mnt "$p" && mount -t tmpfs tmpfs "$p" &&
+	st volume rm crash1 >/dev/null && ! is_mnt "$p" && [ ! -e "$R/volumes/crash1" ] && pass $t ||
+	fail $t "a leftover mount was stacked on or blocked removal ($(awk -v p="$p" '$2 == p' /proc/mounts | wc -l) mounts)"
+
 t=tmpfs_size_option_limits_space
 st volume create -o type=tmpfs -o device=tmpfs -o size=2m tsz >/dev/null && p=$(st volume mount tsz c1) &&
 	! dd if=/dev/zero of="$p/big" bs=1M count=3 status=none 2>/dev/null &&

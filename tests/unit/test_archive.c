@@ -97,7 +97,7 @@ static void make_rich_tree(const char *name)
 	sh("mkdir -p '%s' && cd '%s' && mkdir -p d/e sticky && echo a > d/a && ln d/a d/e/hard && ln d/a hard2"
 	   " && ln -s d/a sym && ln -s /nowhere dangling && mkfifo fifo && mknod chr c 1 3 && mknod blk b 7 0"
 	   " && chmod 04755 d/a && chmod 01777 sticky && chown 1:2 d/e && chmod 0705 d/e && : > empty"
-	   " && truncate -s 5M sparse && printf tail >> sparse",
+	   " && truncate -s 5M sparse && printf tail >> sparse && truncate -s 3M allholes && printf head > headonly && truncate -s 4M headonly",
 	   p);
 	char f[PATH_MAX];
 	snprintf(f, sizeof(f), "%s/d/a", p);

@@ -93,6 +93,9 @@ static void fill(struct tt_tar *t)
 	tt_hardlink(t, "hard", "dir/small");
 	tt_file(t, "dir/.wh.nothing", 0, "");
 	tt_file(t, "trailing", 0644, "odd length 17 b\n");
+	/* a file reached through a symlink of the layer is recorded where it really is */
+	tt_symlink(t, "dirlink", "dir");
+	tt_file(t, "dirlink/through-link", 0644, "written through dirlink\n");
 }
 
 START_TEST(test_pax_tar_with_xattrs_and_long_names)

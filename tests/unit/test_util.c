@@ -71,7 +71,7 @@ START_TEST(test_kv_parse)
 	ck_assert_ptr_null(st_kvlist_get(NULL, "size"));
 	ck_assert_int_eq(l.n, 4);
 	ck_assert_int_eq(st_kvlist_parse(&l, "novalue", &err), -EINVAL);
-	ck_assert_msg(strstr(err.msg, "novalue") != NULL, "%s", err.msg);
+	ck_assert_str_eq(err.msg, "invalid option \"novalue\": expected key=value"); /* bad input: no errno words */
 	ck_assert_int_eq(st_kvlist_parse(&l, "=value", &err), -EINVAL);
 	ck_assert_int_eq(st_kvlist_parse(&l, "", &err), -EINVAL);
 	ck_assert_int_eq(l.n, 4);

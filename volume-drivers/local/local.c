@@ -211,8 +211,14 @@ static int local_unmount(struct st_volume_driver *vd, const char *name, const ch
 
 static int local_remove(struct st_volume_driver *vd, const char *name, struct st_error *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], what[300];
 	local_data_path(vd, name, path, sizeof(path));
+	snprintf(what, sizeof(what), "local: volume \"%s\"", name);
+	/* the core calls remove only when nobody holds the volume: a mount here
+	 * was left by a process killed between mounting and recording it */
+	int r = vd_umount(what, path, LOCAL_MOUNT_TIMEOUT, err);
+	if (r < 0)
+		return r;
 	if (st_is_mountpoint(path))
 		return st_error_fail(err, EBUSY, "local: volume \"%s\" is still mounted at \"%s\"", name, path);
 	{
@@ -224,7 +230,7 @@ static int local_remove(struct st_volume_driver *vd, const char *name, struct st
 	int lfd = st_lock_at(vd->home_fd, ".trash.lock", LOCK_SH, err);
 	if (lfd < 0)
 		return lfd;
-	int r = st_remove_at(vd->home_fd, name, err);
+	r = st_remove_at(vd->home_fd, name, err);
 	st_unlock(&lfd);
 	return r < 0 ? st_error_wrap(err, "local: remove volume \"%s\"", name) : 0;
 }

@@ -220,8 +220,13 @@ static int nfs_unmount(struct st_volume_driver *vd, const char *name, const char
 
 static int nfs_remove(struct st_volume_driver *vd, const char *name, struct st_error *err)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], what[300];
 	nfs_mnt_path(vd, name, path, sizeof(path));
+	snprintf(what, sizeof(what), "nfs: volume \"%s\"", name);
+	/* nobody holds it (the core checked): a mount here is a crash's leftover */
+	int r = vd_umount(what, path, NFS_DEFAULT_TIMEOUT, err);
+	if (r < 0)
+		return r;
 	if (st_is_mountpoint(path))
 		return st_error_fail(err, EBUSY, "nfs: volume \"%s\" is still mounted at \"%s\"", name, path);
 	_cleanup_close_ int vfd = st_open_dir(vd->home_fd, "volumes", err);
