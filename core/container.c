@@ -424,7 +424,8 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	for (size_t i = 0; i < o->nenv; i++)
 		json_object_array_add(env, json_object_new_string(o->env[i]));
 
-	json_object *cfg = json_object_new_object(), *cc = json_object_new_object();
+	_cleanup_json_ json_object *cfg = json_object_new_object();
+	json_object *cc = json_object_new_object();
 	json_object_object_add(cfg, "Id", json_object_new_string(id));
 	json_object_object_add(cfg, "Name", json_object_new_string(name));
 	json_object_object_add(cfg, "Created", json_object_new_int64(time(NULL)));
@@ -456,7 +457,6 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	json_object_object_add(cfg, "RWLayer", json_object_new_string(rwid));
 	json_object_object_add(cfg, "InitLayer", json_object_new_string(initid));
 	json_object_put(argv);
-	_cleanup_json_ json_object *cfgp = cfg;
 
 	/* layers first, under a lease: a kill leaves nothing behind */
 	struct st_lease lease;

@@ -408,11 +408,11 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 	if (r < 0)
 		return r;
 	_cleanup_json_ json_object *repos = NULL;
+	_cleanup_free_ char *user = NULL;
 	char hex[65], id[ST_DIGEST_LEN + 1];
 	if ((r = repos_load(s, &repos, err)) < 0 || (r = resolve(s, ref, repos, hex, err)) < 0)
 		goto out;
 	snprintf(id, sizeof(id), "sha256:%s", hex);
-	_cleanup_free_ char *user = NULL;
 	if (st_containers_using_image(s, id, &user) > 0) {
 		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): container %s is using it", ref,
 				  id, user);
