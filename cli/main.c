@@ -221,6 +221,7 @@ static const struct cli_cmd top_cmds[] = {
 	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
 	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
+	{"system", cmd_system, "Manage the store as a whole: check (and repair), df, prune", "system COMMAND"},
 	{0, 0, 0, 0},
 };
 

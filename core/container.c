@@ -255,6 +255,54 @@ int st_containers_using_image(struct st_store *s, const char *image_id, char **f
 	return count;
 }
 
+int st_containers_using_volume(struct st_store *s, const char *name, char **first)
+{
+	*first = NULL;
+	struct st_error e;
+	_cleanup_close_ int dfd = cdir(s, &e);
+	char **names;
+	size_t n;
+	if (dfd < 0 || st_list_dir(dfd, &names, &n) < 0)
+		return 0;
+	int count = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (names[i][0] == '.')
+			continue;
+		_cleanup_json_ json_object *cfg = NULL;
+		json_object *mounts;
+		if (load_json(s, names[i], "config.json", &cfg, &e) < 0 || !json_object_object_get_ex(cfg, "Mounts", &mounts))
+			continue;
+		bool uses = false;
+		for (size_t k = 0; k < json_object_array_length(mounts) && !uses; k++) {
+			json_object *m = json_object_array_get_idx(mounts, k);
+			uses = !strcmp(st_json_str(m, "Type"), "volume") && !strcmp(st_json_str(m, "Name"), name);
+		}
+		if (uses && count++ == 0) {
+			const char *cn = st_json_str(cfg, "Name");
+			*first = strdup(cn[0] ? cn : names[i]);
+		}
+	}
+	st_strv_free(names, n);
+	return count;
+}
+
+bool st_container_owns_driver_layer(struct st_store *s, const char *id)
+{
+	char cid[80];
+	if (!st_valid_id(id) || strlen(id) >= sizeof(cid))
+		return false;
+	snprintf(cid, sizeof(cid), "%s", id);
+	if (st_str_has_suffix(cid, "-init"))
+		cid[strlen(cid) - 5] = '\0';
+	if (!cid[0] || cid[0] == '.')
+		return false;
+	_cleanup_json_ json_object *cfg = NULL;
+	struct st_error e;
+	if (load_json(s, cid, "config.json", &cfg, &e) < 0)
+		return false;
+	return !strcmp(st_json_str(cfg, "RWLayer"), id) || !strcmp(st_json_str(cfg, "InitLayer"), id);
+}
+
 static bool name_taken(struct st_store *s, const char *name)
 {
 	char id[65];
@@ -365,6 +413,10 @@ static int check_opts(const struct st_container_opts *o, struct st_error *err)
 			return st_error_fail(err, EINVAL, "invalid mount destination \"%s\": must be an absolute path", m->dst);
 		if (!m->volume && (!m->src || m->src[0] != '/'))
 			return st_error_fail(err, EINVAL, "invalid mount source \"%s\"", m->src);
+		if (m->volume && m->src && !st_volume_name_valid(m->src))
+			return st_error_fail(err, EINVAL,
+					     "invalid volume name \"%.*s\": use [a-zA-Z0-9][a-zA-Z0-9_.-], at most %d characters",
+					     ST_VOLUME_NAME_MAX + 1, m->src, ST_VOLUME_NAME_MAX);
 		if (!m->volume) {
 			struct stat st;
 			if (stat(m->src, &st) < 0)
@@ -911,14 +963,25 @@ static int remove_leftovers(struct st_store *s, int dfd, const char *dir, struct
 				return r;
 		}
 		volumes_unmount(s, st_json_str(cfg, "Id"), cfg);
-		struct st_image img;
+		/* the hold on the image's top layer: looked up by holder, not
+		 * through the image, which may be gone by the time a cut-short
+		 * removal is finished (rmi does not see a renamed container) */
 		char holder[80];
 		snprintf(holder, sizeof(holder), "container:%s", st_json_str(cfg, "Id"));
-		if (st_image_get(s, st_json_str(cfg, "Image"), &img, &e2) == 0) {
-			if (img.top[0])
-				st_layer_release(s, img.top, holder, &e2);
-			st_image_free(&img);
-		}
+		struct st_layer *v;
+		size_t n;
+		int r = st_layer_list(s, &v, &n, err);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; i < n && r >= 0; i++)
+			for (size_t k = 0; k < v[i].nholders; k++)
+				if (strcmp(v[i].holders[k], holder) == 0) {
+					r = st_layer_release(s, v[i].chain_id, holder, err);
+					break;
+				}
+		st_layer_list_free(v, n);
+		if (r < 0)
+			return r;
 	}
 	return st_rm_rf_at(dfd, dir, err);
 }
@@ -946,18 +1009,30 @@ int st_container_remove(struct st_store *s, const char *ref, bool force, struct 
 	_cleanup_close_ int dfd = cdir(s, err);
 	if (dfd < 0)
 		return dfd;
+	/* the lease marks the removal as running (recovery leaves the renamed
+	 * directory to us) and, if we are killed, has the container's layers
+	 * removed by the next open */
+	struct st_lease lease;
+	if ((r = st_lease_new(s, &lease, err)) < 0)
+		return r;
+	if ((st_valid_id(c.rw_layer) && (r = st_lease_add_driver_layer(&lease, c.rw_layer, err)) < 0) ||
+	    (st_valid_id(c.init_layer) && (r = st_lease_add_driver_layer(&lease, c.init_layer, err)) < 0))
+		goto out;
 	char trash[128];
 	snprintf(trash, sizeof(trash), ".trash-%s", c.id);
 	if ((r = st_store_lock(s, err)) < 0)
-		return r;
+		goto out;
 	if (renameat(dfd, c.id, dfd, trash) < 0) {
 		r = st_error_set(err, errno, "remove container %s", c.name);
 		st_store_unlock(s);
-		return r;
+		goto out;
 	}
 	st_fsync_dir(dfd);
 	st_store_unlock(s);
-	return remove_leftovers(s, dfd, trash, err);
+	r = remove_leftovers(s, dfd, trash, err);
+out:
+	st_lease_end(&lease);
+	return r;
 }
 
 int st_container_store_recover(struct st_store *s, struct st_error *err)
@@ -972,9 +1047,13 @@ int st_container_store_recover(struct st_store *s, struct st_error *err)
 		return st_error_set(err, -r, "list containers");
 	for (size_t i = 0; i < n; i++) {
 		struct st_error e2;
-		if (st_str_has_prefix(names[i], ".trash-"))
+		bool trash = st_str_has_prefix(names[i], ".trash-"), tmp = st_str_has_prefix(names[i], ".tmp-");
+		/* a create or remove that is still running has its layers leased */
+		if ((trash || tmp) && st_lease_claims_driver_layer(s, names[i] + (trash ? 7 : 5)))
+			continue;
+		if (trash)
 			remove_leftovers(s, dfd, names[i], &e2); /* busy: the next open retries */
-		else if (st_str_has_prefix(names[i], ".tmp-"))
+		else if (tmp)
 			st_rm_rf_at(dfd, names[i], &e2);
 	}
 	st_strv_free(names, n);

@@ -83,4 +83,12 @@ int st_container_store_recover(struct st_store *s, struct st_error *err);
  * name of one of them (malloc'd) when there are some. */
 int st_containers_using_image(struct st_store *s, const char *image_id, char **first);
 
+/* Number of containers whose config mounts volume name (0 if none); *first
+ * receives the name of one of them (malloc'd) when there are some. Stopped
+ * containers count: their volumes are in use (as in Docker). */
+int st_containers_using_volume(struct st_store *s, const char *name, char **first);
+
+/* Is driver layer id the container layer or init layer of a container? */
+bool st_container_owns_driver_layer(struct st_store *s, const char *id);
+
 #endif

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <linux/magic.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
@@ -626,19 +627,51 @@ int st_drv_list(struct st_driver *d, char ***ids, size_t *n, struct st_error *er
 	return r < 0 ? st_error_set(err, ENOMEM, "list layers") : 0;
 }
 
+/* ".tmp-ID-RANDOM" (st_atomic_write_at's temporary name) -> ID */
+static bool tmp_record_id(const char *name, char *id, size_t len)
+{
+	const char *dash = strrchr(name, '-');
+	if (!st_str_has_prefix(name, ".tmp-") || !dash || dash <= name + 5 || strlen(dash + 1) != 16)
+		return false;
+	snprintf(id, len, "%.*s", (int)(dash - name - 5), name + 5);
+	return st_valid_id(id);
+}
+
+/* Nobody holds the layer's lock (a missing lock file is free too; no lock
+ * file is created). */
+static bool lock_is_free(int kfd, const char *id)
+{
+	struct stat st;
+	if (fstatat(kfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return true;
+	struct st_error e;
+	int fd = st_trylock_at(kfd, id, LOCK_EX, &e);
+	if (fd == -EWOULDBLOCK)
+		return false;
+	st_unlock(&fd);
+	return true;
+}
+
 int st_drv_recover(struct st_driver *d, struct st_error *err)
 {
 	_cleanup_close_ int dfd = meta_dir(d, "layers", err);
 	_cleanup_close_ int kfd = meta_dir(d, "locks", err);
 	if (dfd < 0 || kfd < 0)
 		return dfd < 0 ? dfd : kfd;
-	st_trash_sweep(dfd, err);
 	char **names;
 	size_t n;
 	int r = st_list_dir(dfd, &names, &n);
 	if (r < 0)
 		return st_error_set(err, -r, "list layers in \"%s\"", d->home);
 	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (st_str_has_prefix(names[i], ".tmp-")) {
+			/* a record's temporary file: another process may be writing
+			 * it under the layer's lock right now */
+			char id[160];
+			if (!tmp_record_id(names[i], id, sizeof(id)) || lock_is_free(kfd, id))
+				unlinkat(dfd, names[i], 0);
+			continue;
+		}
 		if (!st_valid_id(names[i]))
 			continue;
 		int lfd = st_trylock_at(kfd, names[i], LOCK_EX, err);
@@ -651,6 +684,104 @@ int st_drv_recover(struct st_driver *d, struct st_error *err)
 		st_unlock(&lfd);
 	}
 	st_strv_free(names, n);
+	return r;
+}
+
+/* ------------------------------------------------- for system check */
+
+int st_drv_record_get(struct st_driver *d, const char *id, struct st_drv_record *out, struct st_error *err)
+{
+	memset(out, 0, sizeof(*out));
+	int r = check_id("layer id", id, err);
+	if (r < 0)
+		return r;
+	struct rec rec;
+	if ((r = rec_read(d, id, &rec, err)) < 0)
+		return r;
+	snprintf(out->parent, sizeof(out->parent), "%s", rec.parent);
+	snprintf(out->state, sizeof(out->state), "%s", rec.state);
+	out->rw = rec.rw;
+	out->data = d->ops->exists(d, id);
+	_cleanup_close_ int kfd = meta_dir(d, "locks", err);
+	out->busy = kfd >= 0 && !lock_is_free(kfd, id);
+	return 0;
+}
+
+int st_drv_mount_record(struct st_driver *d, const char *id, int *count, bool *mounted, char *path, size_t len)
+{
+	struct st_error e;
+	_cleanup_close_ int mfd = meta_dir(d, "mounts", &e);
+	if (mfd < 0 || !st_valid_id(id))
+		return -ENOENT;
+	struct stat st;
+	if (fstatat(mfd, id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	struct mcount mc;
+	mc_read(mfd, id, &mc);
+	*count = mc.count;
+	*mounted = mc.mounted;
+	snprintf(path, len, "%s", mc.path);
+	return 0;
+}
+
+int st_drv_record_ids(struct st_driver *d, const char *what, char ***ids, size_t *n, struct st_error *err)
+{
+	*ids = NULL;
+	*n = 0;
+	_cleanup_close_ int dfd = meta_dir(d, what, err);
+	if (dfd < 0)
+		return dfd;
+	char **names;
+	size_t nn;
+	int r = st_list_dir(dfd, &names, &nn);
+	if (r < 0)
+		return st_error_set(err, -r, "list \"%s/.strata/%s\"", d->home, what);
+	for (size_t i = 0; i < nn && r >= 0; i++)
+		if (st_valid_id(names[i]))
+			r = st_strv_push(ids, n, names[i]);
+	st_strv_free(names, nn);
+	return r < 0 ? st_error_set(err, ENOMEM, "list layers") : 0;
+}
+
+int st_drv_children(struct st_driver *d, const char *id, char ***kids, size_t *n)
+{
+	return children_of(d, id, kids, n);
+}
+
+int st_drv_child_link(struct st_driver *d, const char *parent, const char *child, bool add, struct st_error *err)
+{
+	int r = check_id("layer id", parent, err);
+	if (r < 0 || (r = check_id("layer id", child, err)) < 0)
+		return r;
+	return child_link(d, parent, child, add, err);
+}
+
+int st_drv_mount_reset(struct st_driver *d, const char *id, struct st_error *err)
+{
+	int r = check_id("layer id", id, err);
+	if (r < 0)
+		return r;
+	int lfd = layer_lock(d, id, err);
+	if (lfd < 0)
+		return lfd;
+	_cleanup_close_ int mfd = meta_dir(d, "mounts", err);
+	struct rec rec;
+	struct st_error e2;
+	struct mcount mc;
+	if (mfd < 0) {
+		st_unlock(&lfd);
+		return mfd;
+	}
+	mc_read(mfd, id, &mc);
+	if (mc.mounted && st_is_mountpoint(mc.path)) {
+		if (rec_read(d, id, &rec, &e2) == 0 && d->ops->exists(d, id))
+			r = d->ops->put(d, id, err);
+		else if (umount2(mc.path, MNT_DETACH) < 0)
+			r = st_error_set(err, errno, "unmount \"%s\"", mc.path);
+	}
+	if (r >= 0 && unlinkat(mfd, id, 0) < 0 && errno != ENOENT)
+		r = st_error_set(err, errno, "mount count of \"%s\"", id);
+	st_unlock(&lfd);
 	return r;
 }
 

@@ -22,6 +22,26 @@ int st_drv_settled(struct st_driver *d, const char *id, struct timespec *ts);
 /* Finish creates and removals that a killed process left half done. */
 int st_drv_recover(struct st_driver *d, struct st_error *err);
 
+/* For system check (core/check.c): the core's bookkeeping of one layer. */
+struct st_drv_record {
+	char parent[130];
+	char state[16]; /* creating | ready | removing */
+	bool rw;
+	bool data;      /* the driver has the layer (its exists op) */
+	bool busy;      /* its lock is held: a live process works on it */
+};
+int st_drv_record_get(struct st_driver *d, const char *id, struct st_drv_record *out, struct st_error *err);
+/* Names under <home>/.strata/WHAT ("layers", "mounts", "children"). */
+int st_drv_record_ids(struct st_driver *d, const char *what, char ***ids, size_t *n, struct st_error *err);
+/* The recorded mount count of id: -ENOENT when there is none. */
+int st_drv_mount_record(struct st_driver *d, const char *id, int *count, bool *mounted, char *path, size_t len);
+/* Forget id's mount count, unmounting it (through the driver while the
+ * layer exists) when it is still mounted. */
+int st_drv_mount_reset(struct st_driver *d, const char *id, struct st_error *err);
+/* Child records of id; add or drop one. */
+int st_drv_children(struct st_driver *d, const char *id, char ***kids, size_t *n);
+int st_drv_child_link(struct st_driver *d, const char *parent, const char *child, bool add, struct st_error *err);
+
 /* Validate key=value options against a NULL-terminated list of keys. */
 int st_check_options(const char *what, const struct st_kvlist *opts, const char *const *known,
 		     struct st_error *err);

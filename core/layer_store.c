@@ -45,6 +45,8 @@ static json_object *layer_json(const struct st_layer *l)
 	json_object_object_add(o, "size", json_object_new_int64(l->size));
 	json_object_object_add(o, "tar_size", json_object_new_int64(l->tar_size));
 	json_object_object_add(o, "created", json_object_new_int64(l->created));
+	if (l->tar_split)
+		json_object_object_add(o, "tar_split", json_object_new_boolean(true));
 	json_object *h = json_object_new_array();
 	for (size_t i = 0; i < l->nholders; i++)
 		json_object_array_add(h, json_object_new_string(l->holders[i]));
@@ -62,6 +64,8 @@ static int layer_from_json(json_object *o, struct st_layer *l, const char *what,
 	l->size = st_json_int(o, "size");
 	l->tar_size = st_json_int(o, "tar_size");
 	l->created = st_json_int(o, "created");
+	json_object *ts;
+	l->tar_split = json_object_object_get_ex(o, "tar_split", &ts) && json_object_get_boolean(ts);
 	if (!st_valid_digest(l->chain_id) || !st_valid_digest(l->diff_id) || !st_valid_id(l->cache_id) ||
 	    (l->parent[0] && !st_valid_digest(l->parent)))
 		return st_error_fail(err, EINVAL, "layer metadata \"%s\" is damaged", what);
@@ -281,6 +285,8 @@ int st_layer_store_recover(struct st_store *s, struct st_error *err)
 	int r = st_list_dir(dfd, &names, &n);
 	if (r < 0)
 		return st_error_set(err, -r, "list \"%s/layers\"", s->root);
+	char **parents = NULL;
+	size_t nparents = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		if (st_str_has_prefix(names[i], ".trash-")) {
 			/* the driver layer of a removal that was cut short */
@@ -295,12 +301,28 @@ int st_layer_store_recover(struct st_store *s, struct st_error *err)
 					/* busy: leave it for system check */
 					continue;
 				}
+				/* the cut-short removal had yet to walk up to the parent */
+				const char *parent = st_json_str(o, "parent");
+				if (st_valid_digest(parent) && st_strv_push(&parents, &nparents, parent) < 0)
+					r = st_error_set(err, ENOMEM, "recover layers");
 			}
-			r = st_rm_rf_at(dfd, names[i], err);
+			if (r >= 0)
+				r = st_rm_rf_at(dfd, names[i], err);
 		} else if (st_str_has_prefix(names[i], ".tmp-")) {
-			r = st_rm_rf_at(dfd, names[i], err);
+			/* a layer being made by a live process has its driver layer leased */
+			if (!st_lease_claims_driver_layer(s, names[i] + 5))
+				r = st_rm_rf_at(dfd, names[i], err);
 		}
 	}
+	for (size_t i = 0; i < nparents && r >= 0; i++) {
+		struct st_layer l;
+		struct st_error e2;
+		if (load_layer(s, parents[i], &l, &e2) < 0)
+			continue;
+		st_layer_free(&l);
+		remove_unused(s, parents[i], &e2); /* busy: left for system check */
+	}
+	st_strv_free(parents, nparents);
 	st_strv_free(names, n);
 	return r;
 }
@@ -454,6 +476,7 @@ int st_layer_register(struct st_store *s, const char *parent, struct st_reader *
 	snprintf(l.cache_id, sizeof(l.cache_id), "%s", b.cache_id);
 	l.size = size;
 	l.tar_size = tin.pos;
+	l.tar_split = true;
 	if ((r = st_store_lock(s, err)) < 0)
 		goto out;
 	r = publish(s, &l, b.dfd, b.tmp, holder, err);

@@ -1,7 +1,9 @@
 /* Leases: claims of running operations, released by process death. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "fs.h"
+#include "container.h"
 #include "json.h"
 #include "lease.h"
 #include "lock.h"
@@ -25,24 +27,43 @@ static int lease_save(struct st_lease *l, struct st_error *err)
 	return st_json_save_at(dfd, name, o, err);
 }
 
+/* Lease names are random; a lock file that a sweeping process unlinked
+ * between our open and our flock would leave us holding a lock nobody can
+ * see, so the lock must still be the file of that name once we hold it. */
+static int lease_lock_new(int dfd, struct st_lease *l, struct st_error *err)
+{
+	for (int tries = 0; tries < 8; tries++) {
+		int r = st_random_hex(l->name, 16);
+		if (r < 0)
+			return st_error_set(err, -r, "lease");
+		char lk[64];
+		snprintf(lk, sizeof(lk), "%s.lock", l->name);
+		int fd = st_trylock_at(dfd, lk, LOCK_EX, err);
+		if (fd == -EWOULDBLOCK)
+			continue;
+		if (fd < 0)
+			return fd;
+		struct stat a, b;
+		if (fstat(fd, &a) == 0 && fstatat(dfd, lk, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
+		    a.st_dev == b.st_dev) {
+			l->lock_fd = fd;
+			return 0;
+		}
+		st_unlock(&fd);
+	}
+	return st_error_fail(err, EBUSY, "store busy: could not take a lease in \"%s/leases\"", l->s->root);
+}
+
 int st_lease_new(struct st_store *s, struct st_lease *l, struct st_error *err)
 {
 	memset(l, 0, sizeof(*l));
 	l->s = s;
 	l->lock_fd = -1;
-	int r = st_random_hex(l->name, 16);
-	if (r < 0)
-		return st_error_set(err, -r, "lease");
 	_cleanup_close_ int dfd = st_store_subdir(s, "leases", err);
 	if (dfd < 0)
 		return dfd;
-	char lk[64];
-	snprintf(lk, sizeof(lk), "%s.lock", l->name);
-	l->lock_fd = st_trylock_at(dfd, lk, LOCK_EX, err);
-	if (l->lock_fd < 0)
-		return l->lock_fd == -EWOULDBLOCK ? st_error_fail(err, EBUSY, "lease %s is taken", l->name)
-						  : l->lock_fd;
-	return lease_save(l, err);
+	int r = lease_lock_new(dfd, l, err);
+	return r < 0 ? r : lease_save(l, err);
 }
 
 int st_lease_add_layer(struct st_lease *l, const char *chain_id, struct st_error *err)
@@ -155,6 +176,7 @@ static int each_lease(struct st_store *s, int (*fn)(void *, int dfd, const char 
 
 struct holds_ctx {
 	const char *chain;
+	const char *key; /* "layers" or "driver_layers" */
 };
 
 static int holds_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
@@ -163,7 +185,7 @@ static int holds_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 	(void)name;
 	struct holds_ctx *h = ctx;
 	json_object *a;
-	if (!alive || !o || !json_object_object_get_ex(o, "layers", &a))
+	if (!alive || !o || !json_object_object_get_ex(o, h->key, &a) || !json_object_is_type(a, json_type_array))
 		return 0;
 	for (size_t i = 0; i < json_object_array_length(a); i++)
 		if (strcmp(json_object_get_string(json_object_array_get_idx(a, i)), h->chain) == 0)
@@ -173,43 +195,139 @@ static int holds_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 
 bool st_lease_holds(struct st_store *s, const char *chain_id)
 {
-	struct holds_ctx h = {chain_id};
+	struct holds_ctx h = {chain_id, "layers"};
 	struct st_error e;
 	return each_lease(s, holds_fn, &h, &e) > 0;
+}
+
+bool st_lease_claims_driver_layer(struct st_store *s, const char *id)
+{
+	struct holds_ctx h = {id, "driver_layers"};
+	struct st_error e;
+	return each_lease(s, holds_fn, &h, &e) > 0;
+}
+
+bool st_lease_alive(struct st_store *s, const char *name)
+{
+	struct st_error e;
+	if (strlen(name) > 40 || strchr(name, '/') || name[0] == '.')
+		return false;
+	_cleanup_close_ int dfd = st_store_subdir(s, "leases", &e);
+	if (dfd < 0)
+		return false;
+	char lk[64];
+	snprintf(lk, sizeof(lk), "%s.lock", name);
+	struct stat st;
+	if (fstatat(dfd, lk, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return false;
+	int fd = st_trylock_at(dfd, lk, LOCK_EX, &e);
+	if (fd >= 0) {
+		st_unlock(&fd);
+		return false;
+	}
+	return fd == -EWOULDBLOCK;
+}
+
+static int count_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
+{
+	(void)dfd;
+	(void)name;
+	(void)o;
+	*(int *)ctx += alive;
+	return 0;
+}
+
+int st_lease_count_alive(struct st_store *s)
+{
+	int n = 0;
+	struct st_error e;
+	each_lease(s, count_fn, &n, &e);
+	return n;
 }
 
 struct sweep_ctx {
 	struct st_store *s;
 	struct st_error *err;
+	struct st_layer *layers; /* the published layers, loaded once */
+	size_t nlayers;
+	bool loaded;
 };
 
+/* A driver layer the dead process had already handed over (a published
+ * layer's cache id, a created container's layer) is not its to remove: it
+ * was killed after publishing and before dropping its claim. */
+static bool handed_over(struct sweep_ctx *c, const char *id)
+{
+	if (!c->loaded) {
+		struct st_error e;
+		if (st_layer_list(c->s, &c->layers, &c->nlayers, &e) < 0) {
+			c->layers = NULL;
+			c->nlayers = 0;
+		}
+		c->loaded = true;
+	}
+	for (size_t i = 0; i < c->nlayers; i++)
+		if (strcmp(c->layers[i].cache_id, id) == 0)
+			return true;
+	return st_container_owns_driver_layer(c->s, id);
+}
+
+static int save_claims(int dfd, const char *name, json_object *driver_layers, struct st_error *err)
+{
+	_cleanup_json_ json_object *o = json_object_new_object();
+	json_object_object_add(o, "layers", json_object_new_array());
+	json_object_object_add(o, "driver_layers", json_object_get(driver_layers));
+	char js[80];
+	snprintf(js, sizeof(js), "%s.json", name);
+	return st_json_save_at(dfd, js, o, err);
+}
+
+/* Undo what a dead lease claimed. Every step can be cut short by another
+ * kill and redone by the next sweep: the claims on layers go first (while
+ * we hold its lock the lease looks alive to the layer store), then its
+ * driver layers, newest first (a build's stack on each other), then its
+ * layer holders; the lease files go last, and stay while a driver layer
+ * could not be removed (a mount still busy), for the next open to retry. */
 static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
 {
 	struct sweep_ctx *c = ctx;
 	if (alive)
 		return 0;
-	/* the claims go first, or the checks below would still see them */
-	lease_files_remove(dfd, name);
-	json_object *a;
-	if (o && json_object_object_get_ex(o, "driver_layers", &a)) {
-		/* newest first: a build's layers stack on each other */
+	struct st_error e;
+	json_object *a = NULL;
+	_cleanup_json_ json_object *left = json_object_new_array();
+	if (o && json_object_object_get_ex(o, "driver_layers", &a) && json_object_is_type(a, json_type_array)) {
+		if (save_claims(dfd, name, a, &e) < 0)
+			return 0; /* cannot record progress: leave it for the next open */
 		for (size_t i = json_object_array_length(a); i > 0; i--) {
 			const char *id = json_object_get_string(json_object_array_get_idx(a, i - 1));
-			struct st_error e;
-			if (st_valid_id(id) && st_drv_parent(c->s->driver, id, (char[130]){0}, 130, &e) == 0) {
-				/* a mount left by the dead process goes first */
-				while (st_drv_mount_count(c->s->driver, id) > 0 && st_drv_put(c->s->driver, id, &e) == 0)
-					;
-				st_drv_remove(c->s->driver, id, &e);
-			}
+			if (!st_valid_id(id) || st_drv_parent(c->s->driver, id, (char[130]){0}, 130, &e) < 0 ||
+			    handed_over(c, id))
+				continue;
+			/* a mount left by the dead process goes first */
+			while (st_drv_mount_count(c->s->driver, id) > 0 && st_drv_put(c->s->driver, id, &e) == 0)
+				;
+			if (st_drv_remove(c->s->driver, id, &e) < 0)
+				json_object_array_add(left, json_object_new_string(id));
 		}
 	}
 	release_lease_holders(c->s, name);
+	if (json_object_array_length(left) > 0) {
+		/* keep the oldest first, as they were claimed */
+		_cleanup_json_ json_object *rev = json_object_new_array();
+		for (size_t i = json_object_array_length(left); i > 0; i--)
+			json_object_array_add(rev, json_object_get(json_object_array_get_idx(left, i - 1)));
+		save_claims(dfd, name, rev, &e);
+		return 0;
+	}
+	lease_files_remove(dfd, name);
 	return 0;
 }
 
 int st_lease_sweep(struct st_store *s, struct st_error *err)
 {
-	struct sweep_ctx c = {s, err};
-	return each_lease(s, sweep_fn, &c, err);
+	struct sweep_ctx c = {s, err, NULL, 0, false};
+	int r = each_lease(s, sweep_fn, &c, err);
+	st_layer_list_free(c.layers, c.nlayers);
+	return r;
 }

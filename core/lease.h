@@ -29,6 +29,13 @@ void st_lease_holder(const struct st_lease *l, char *buf, size_t len);
 
 /* Is chain_id claimed by a live lease? (caller holds the store lock) */
 bool st_lease_holds(struct st_store *s, const char *chain_id);
+/* Is driver layer id claimed by a live lease (an operation still making
+ * it)? (caller holds the store lock) */
+bool st_lease_claims_driver_layer(struct st_store *s, const char *id);
+/* Is lease NAME held by a live process? */
+bool st_lease_alive(struct st_store *s, const char *name);
+/* How many leases live processes hold (operations running now). */
+int st_lease_count_alive(struct st_store *s);
 /* Remove dead leases and their driver layers (caller holds the store lock). */
 int st_lease_sweep(struct st_store *s, struct st_error *err);
 

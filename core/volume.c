@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "container.h"
 #include "fs.h"
 #include "json.h"
 #include "lock.h"
@@ -847,6 +848,11 @@ bool st_volume_in_use(struct st_store *s, const char *name)
 	bool used = vmnt_load(&vs, name, &m) == 0 && m.n > 0;
 	vmnt_free(&m);
 	vs_close(&vs);
+	if (!used) {
+		/* a stopped container keeps its volumes, as in Docker */
+		_cleanup_free_ char *user = NULL;
+		used = st_containers_using_volume(s, name, &user) > 0;
+	}
 	return used;
 }
 
@@ -871,6 +877,14 @@ static int remove_locked(struct vstore *vs, const char *name, bool force, int64_
 		vmnt_free(&m);
 		vrec_free(&rec);
 		return r;
+	}
+	vmnt_free(&m);
+	_cleanup_free_ char *user = NULL;
+	int nc = st_containers_using_volume(vs->s, name, &user);
+	if (nc > 0) {
+		vrec_free(&rec);
+		return st_error_fail(err, EBUSY, "volume \"%s\" is in use by container %s%s: remove %s first", name,
+				     user ? user : "?", nc > 1 ? " and others" : "", nc > 1 ? "them" : "it");
 	}
 	struct vcache c = {0};
 	struct st_volume_driver *vd = NULL;

@@ -348,6 +348,7 @@ struct st_layer {
 	int64_t created;                /* unix seconds */
 	char **holders;                 /* who keeps it alive */
 	size_t nholders;
+	bool tar_split;                 /* registered from a tar: tar-split.gz keeps its exact bytes */
 };
 
 void st_layer_free(struct st_layer *l);

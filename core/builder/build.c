@@ -41,6 +41,8 @@ struct builder {
 	int ctxfd;
 	struct st_lease lease;
 	char holder[64];
+	char **held;          /* layers this build holds with holder (released at the end) */
+	size_t nheld;
 	struct stage *stages;
 	size_t nstages;
 	struct st_kvlist meta_args; /* ARGs before the first FROM */
@@ -282,6 +284,44 @@ static void replace_state(struct stage *sg, struct st_build_state *ns)
 	sg->st = *ns;
 }
 
+/* Keep a layer the build stands on (a FROM image's, a cache hit's) until
+ * the image holds it: a concurrent rmi or prune cannot take it away
+ * mid-build. -ENOENT when it is gone already. */
+static int hold_top(struct builder *b, const char *top)
+{
+	if (!top[0])
+		return 0;
+	for (size_t i = 0; i < b->nheld; i++)
+		if (strcmp(b->held[i], top) == 0)
+			return 0;
+	int r = st_layer_hold(b->s, top, b->holder, b->err);
+	if (r < 0)
+		return r;
+	if (st_strv_push(&b->held, &b->nheld, top) < 0) {
+		struct st_error ignore;
+		st_layer_release(b->s, top, b->holder, &ignore);
+		return st_error_set(b->err, ENOMEM, "build");
+	}
+	return 0;
+}
+
+/* A cache hit whose layer can still be held; 0 (a miss) when it went away
+ * meanwhile. */
+static int cache_hit(struct builder *b, const char *key, struct st_build_state *ns)
+{
+	if (b->o->no_cache)
+		return 0;
+	int r = st_cache_get(b->s, key, ns, b->err);
+	if (r <= 0)
+		return r;
+	if ((r = hold_top(b, ns->top)) < 0) {
+		json_object_put(ns->cfg);
+		memset(ns, 0, sizeof(*ns));
+		return r == -ENOENT ? 0 : r;
+	}
+	return 1;
+}
+
 /* A step that only changes the config. mutate returns <0 on error. */
 static int meta_step(struct builder *b, struct stage *sg, const char *by,
 		     int (*mutate)(struct builder *, struct stage *, json_object *, void *), void *ctx)
@@ -290,7 +330,9 @@ static int meta_step(struct builder *b, struct stage *sg, const char *by,
 	st_cache_key(&sg->st, by, "meta", key);
 	struct st_build_state ns = {0};
 	int r;
-	if (!b->o->no_cache && (r = st_cache_get(b->s, key, &ns, b->err)) > 0) {
+	if ((r = cache_hit(b, key, &ns)) < 0)
+		return r;
+	if (r > 0) {
 		replace_state(sg, &ns);
 		short_id(sg->st.id, sid);
 		say(b, " ---> Using cache\n ---> %s\n", sid);
@@ -344,7 +386,9 @@ static int layer_step(struct builder *b, struct stage *sg, const char *by, const
 	st_cache_key(&sg->st, by, extra, key);
 	struct st_build_state ns = {0};
 	int r;
-	if (!b->o->no_cache && (r = st_cache_get(b->s, key, &ns, b->err)) > 0) {
+	if ((r = cache_hit(b, key, &ns)) < 0)
+		return r;
+	if (r > 0) {
 		replace_state(sg, &ns);
 		short_id(sg->st.id, sid);
 		say(b, " ---> Using cache\n ---> %s\n", sid);
@@ -383,6 +427,11 @@ static int layer_step(struct builder *b, struct stage *sg, const char *by, const
 	st_lease_drop_driver_layer(&b->lease, rw, &ignore);
 	if (r < 0)
 		return r;
+	/* committed with our holder: released with the others at the end */
+	if ((r = hold_top(b, l.chain_id)) < 0) {
+		st_layer_free(&l);
+		return r;
+	}
 	ns.cfg = copy_json(sg->st.cfg);
 	json_object *rootfs, *ids;
 	if (!json_object_object_get_ex(ns.cfg, "rootfs", &rootfs)) {
@@ -1006,8 +1055,8 @@ static int do_from(struct builder *b, size_t sidx, const struct st_df_instr *in)
 		r = st_json_parse(img.config, "image config", &sg->st.cfg, b->err);
 		snprintf(sg->st.top, sizeof(sg->st.top), "%s", img.top);
 		st_image_free(&img);
-		if (r < 0)
-			return r;
+		if (r < 0 || (r = hold_top(b, sg->st.top)) < 0)
+			return st_error_wrap(b->err, "FROM %s", ref);
 	}
 	if (!sg->st.cfg)
 		return st_error_set(b->err, ENOMEM, "build");
@@ -1044,6 +1093,12 @@ static void builder_free(struct builder *b)
 	st_dockerignore_free(&b->di);
 	if (b->ctxfd >= 0)
 		close(b->ctxfd);
+	/* the image and the cache entries hold what they need by now */
+	for (size_t i = 0; i < b->nheld; i++) {
+		struct st_error ignore;
+		st_layer_release(b->s, b->held[i], b->holder, &ignore);
+	}
+	st_strv_free(b->held, b->nheld);
 	st_lease_end(&b->lease);
 }
 

@@ -46,6 +46,18 @@ int st_cache_key(const struct st_build_state *parent, const char *instruction, c
 int st_cache_get(struct st_store *s, const char *key, struct st_build_state *out, struct st_error *err);
 int st_cache_put(struct st_store *s, const char *key, const struct st_build_state *st, struct st_error *err);
 
+/* The entries (for system df/prune/check). */
+struct st_cache_entry {
+	char key[ST_DIGEST_LEN + 1];  /* "sha256:<hex>" */
+	char top[ST_DIGEST_LEN + 1];  /* its top layer, "" for none */
+	int64_t created;              /* unix seconds (the entry's mtime) */
+	bool damaged;                 /* unreadable or invalid */
+};
+int st_cache_list(struct st_store *s, struct st_cache_entry **out, size_t *n, struct st_error *err);
+void st_cache_entries_free(struct st_cache_entry *v, size_t n);
+/* Remove an entry and release its layer. */
+int st_cache_drop(struct st_store *s, const char *key, struct st_error *err);
+
 /* COPY/ADD of sources into the mounted root filesystem `rootfd`. */
 struct st_copy_src {
 	int basefd;       /* the context directory, or another stage's root */

@@ -2,6 +2,7 @@
  * Keys hash the parent state, the expanded instruction and, for COPY/ADD, a
  * digest of the copied files, so a hit is exact whatever image made it. */
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include "build.h"
 #include "digest.h"
@@ -68,13 +69,8 @@ int st_cache_get(struct st_store *s, const char *key, struct st_build_state *out
 	return 1;
 }
 
-int st_cache_put(struct st_store *s, const char *key, const struct st_build_state *st, struct st_error *err)
+static int cache_write(struct st_store *s, const char *key, const struct st_build_state *st, struct st_error *err)
 {
-	char holder[ST_DIGEST_LEN + 16];
-	snprintf(holder, sizeof(holder), "cache:%s", key + 7);
-	int r;
-	if (st->top[0] && (r = st_layer_hold(s, st->top, holder, err)) < 0)
-		return r;
 	_cleanup_close_ int dfd = st_store_subdir(s, "build-cache", err);
 	if (dfd < 0)
 		return dfd;
@@ -86,4 +82,117 @@ int st_cache_put(struct st_store *s, const char *key, const struct st_build_stat
 	char name[96];
 	snprintf(name, sizeof(name), "%s.json", key + 7);
 	return st_json_save_at(dfd, name, o, err);
+}
+
+int st_cache_put(struct st_store *s, const char *key, const struct st_build_state *st, struct st_error *err)
+{
+	char holder[ST_DIGEST_LEN + 16];
+	snprintf(holder, sizeof(holder), "cache:%s", key + 7);
+	/* hold and entry under the store lock: system check never sees a
+	 * holder whose entry is still being written */
+	int r = st_store_lock(s, err);
+	if (r < 0)
+		return r;
+	if (!st->top[0] || (r = st_layer_hold(s, st->top, holder, err)) >= 0)
+		r = cache_write(s, key, st, err);
+	st_store_unlock(s);
+	return r;
+}
+
+static bool cache_key_hex(const char *name, char *hex)
+{
+	size_t n = strlen(name);
+	if (n != 64 + 5 || !st_str_has_suffix(name, ".json"))
+		return false;
+	for (size_t i = 0; i < 64; i++)
+		if (!strchr("0123456789abcdef", name[i]))
+			return false;
+	snprintf(hex, 65, "%.64s", name);
+	return true;
+}
+
+void st_cache_entries_free(struct st_cache_entry *v, size_t n)
+{
+	(void)n;
+	free(v);
+}
+
+int st_cache_list(struct st_store *s, struct st_cache_entry **out, size_t *n, struct st_error *err)
+{
+	*out = NULL;
+	*n = 0;
+	_cleanup_close_ int dfd = st_store_subdir(s, "build-cache", err);
+	if (dfd < 0)
+		return dfd;
+	char **names;
+	size_t nn;
+	int r = st_list_dir(dfd, &names, &nn);
+	if (r < 0)
+		return st_error_set(err, -r, "list \"%s/build-cache\"", s->root);
+	struct st_cache_entry *v = calloc(nn ? nn : 1, sizeof(*v));
+	if (!v) {
+		st_strv_free(names, nn);
+		return st_error_set(err, ENOMEM, "build cache");
+	}
+	for (size_t i = 0; i < nn; i++) {
+		char hex[65];
+		if (!cache_key_hex(names[i], hex))
+			continue;
+		struct st_cache_entry *e = &v[*n];
+		memset(e, 0, sizeof(*e));
+		snprintf(e->key, sizeof(e->key), "sha256:%s", hex);
+		_cleanup_json_ json_object *o = NULL;
+		struct st_error e2;
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
+			e->created = st.st_mtime;
+		if (st_json_load_at(dfd, names[i], &o, &e2) < 0 || !json_object_is_type(o, json_type_object)) {
+			e->damaged = true;
+		} else {
+			const char *top = st_json_str(o, "top");
+			e->damaged = top[0] && !st_valid_digest(top);
+			snprintf(e->top, sizeof(e->top), "%s", e->damaged ? "" : top);
+		}
+		(*n)++;
+	}
+	st_strv_free(names, nn);
+	*out = v;
+	return 0;
+}
+
+int st_cache_drop(struct st_store *s, const char *key, struct st_error *err)
+{
+	if (!st_valid_digest(key))
+		return st_error_fail(err, EINVAL, "invalid build cache key \"%s\"", key);
+	int r = st_store_lock(s, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int dfd = st_store_subdir(s, "build-cache", err);
+	if (dfd < 0) {
+		st_store_unlock(s);
+		return dfd;
+	}
+	char name[96], holder[ST_DIGEST_LEN + 16], top[ST_DIGEST_LEN + 1] = "";
+	snprintf(name, sizeof(name), "%s.json", key + 7);
+	snprintf(holder, sizeof(holder), "cache:%s", key + 7);
+	json_object *o = NULL;
+	struct st_error e2;
+	if (st_json_load_at(dfd, name, &o, &e2) == 0) {
+		snprintf(top, sizeof(top), "%s", st_json_str(o, "top"));
+		json_object_put(o);
+	}
+	/* the entry goes first: a kill leaves a holder without an entry (a
+	 * leak system check repairs), never an entry without its layer */
+	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT) {
+		r = st_error_set(err, errno, "remove build cache entry %s", key);
+	} else {
+		st_fsync_dir(dfd);
+		struct st_layer l;
+		if (st_valid_digest(top) && st_layer_get(s, top, &l, &e2) == 0) {
+			st_layer_free(&l);
+			r = st_layer_release(s, top, holder, err);
+		}
+	}
+	st_store_unlock(s);
+	return r;
 }
