@@ -146,7 +146,8 @@ install: all
 	ln -sf libstrata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstrata.so.$(SOVER)
 	ln -sf libstrata.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libstrata.so
 	install -m 0644 include/strata.h $(DESTDIR)$(INCDIR)/strata.h
-	install -m 0644 $(BUILD)/strata.pc $(DESTDIR)$(PKGDIR)/strata.pc
+	sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' \
+		strata.pc.in > $(DESTDIR)$(PKGDIR)/strata.pc
 
 clean:
 	rm -rf $(BUILD)

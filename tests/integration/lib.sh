@@ -2,7 +2,8 @@
 #   pass NAME / fail NAME WHY / skip NAME WHY   one line per case; fails counts failures
 #   for_each_driver FN    runs FN DRIVER ROOT once per driver that works here, each on a
 #                         fresh store on the driver's filesystem (tests/conformance/env-*.sh);
-#                         drivers that cannot run print SKIP with the reason
+#                         drivers that cannot run print SKIP with the reason;
+#                         STRATA_TEST_DRIVERS="d1 d2" limits the drivers
 #   make_base ROOT NAME   a busybox image from Debian's busybox-static
 #   st ARGS...            strata on the current $ROOT
 set -u
@@ -39,6 +40,10 @@ mounts_under() { awk -v r="$1" 'index($2, r) == 1 {print $2}' /proc/mounts; }
 for_each_driver() {
 	local fn=$1 d
 	for d in $("$TOP/tests/conformance/drivers.sh"); do
+		# STRATA_TEST_DRIVERS="a b" restricts the run (the VM runs devmapper only)
+		if [ -n "${STRATA_TEST_DRIVERS:-}" ] && [[ " $STRATA_TEST_DRIVERS " != *" $d "* ]]; then
+			continue
+		fi
 		(
 			unset STRATA_TEST_HOME
 			env_file=$TOP/tests/conformance/env-$d.sh
