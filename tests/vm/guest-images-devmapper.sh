@@ -2,7 +2,7 @@
 # Guest suite: builds and containers on the devmapper driver (thin snapshots,
 # runc inside the VM), the driver this machine's kernel cannot run.
 set -u
-cd "$STRATA_SRC" || exit 1
+cd "${STRATA_SRC:-$(dirname "$0")/../..}" || exit 1
 export STRATA_TEST_DRIVERS=devmapper
 rc=0
 bash tests/integration/containers.sh || rc=1
