@@ -90,5 +90,6 @@ extern const struct cli_cmd cli_volume_cmds[];
 int cmd_volume(struct cli *c, int argc, char **argv);
 extern const struct cli_cmd cli_system_cmds[];
 int cmd_system(struct cli *c, int argc, char **argv);
+int cmd_bench(struct cli *c, int argc, char **argv);
 
 #endif

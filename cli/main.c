@@ -222,6 +222,19 @@ static const struct cli_cmd top_cmds[] = {
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
 	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
 	{"system", cmd_system, "Manage the store as a whole: check (and repair), df, prune", "system COMMAND"},
+	{"bench", cmd_bench, "Benchmark the storage drivers (a scratch home each, not the store)",
+	 "[OPTIONS]\n\nOptions:\n"
+	 "      --drivers list        Drivers to measure (default: all; unsupported ones are skipped)\n"
+	 "      --shapes list         small-files, large-files, deep-chain (default: all)\n"
+	 "      --files int           Files of the small-files layer (default 10000)\n"
+	 "      --file-size size      Size of each of them and of the chain's files (default 4k)\n"
+	 "      --large-files int     Files of the large-files layer (default 4)\n"
+	 "      --large-size size     Size of each of them (default 32M)\n"
+	 "      --layers int          Layers of the deep chain (default 100)\n"
+	 "      --runs int            Runs per operation: min/median/max (default 3)\n"
+	 "      --format string       table (default) or json\n"
+	 "      --plot file           Bar chart per operation and driver (.svg or .png; gnuplot)\n"
+	 "      --dir dir             Where the scratch homes go (default $TMPDIR or /var/tmp)\n"},
 	{0, 0, 0, 0},
 };
 
