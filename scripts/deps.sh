@@ -17,6 +17,8 @@ PKGS=(
 	docker.io podman skopeo
 	# registry tests (tests/integration/registry.sh): a real OCI registry, htpasswd for its basic auth
 	docker-registry apache2-utils
+	# benchmarks (strata bench --plot, bench/peers.sh): plots, the remaining peer
+	gnuplot-nox buildah
 )
 missing=()
 for p in "${PKGS[@]}"; do
