@@ -80,6 +80,10 @@ int cmd_mount(struct cli *c, int argc, char **argv);
 int cmd_umount(struct cli *c, int argc, char **argv);
 int cmd_load(struct cli *c, int argc, char **argv);
 int cmd_save(struct cli *c, int argc, char **argv);
+int cmd_pull(struct cli *c, int argc, char **argv);
+int cmd_push(struct cli *c, int argc, char **argv);
+int cmd_login(struct cli *c, int argc, char **argv);
+int cmd_logout(struct cli *c, int argc, char **argv);
 /* "3 minutes ago" */
 void cli_ago(int64_t t, char *buf, size_t len);
 struct st_image;
@@ -90,5 +94,6 @@ extern const struct cli_cmd cli_volume_cmds[];
 int cmd_volume(struct cli *c, int argc, char **argv);
 extern const struct cli_cmd cli_system_cmds[];
 int cmd_system(struct cli *c, int argc, char **argv);
+int cmd_bench(struct cli *c, int argc, char **argv);
 
 #endif

@@ -180,6 +180,28 @@ static const struct cli_cmd top_cmds[] = {
 	 "[-o FILE|DIR] [--format docker|oci] IMAGE...\n\nOptions:\n"
 	 "      --format string   docker (docker save's archive, default) or oci (OCI image layout)\n"
 	 "  -o, --output string   Write to a file (a directory: the layout as files), instead of STDOUT\n"},
+	{"pull", cmd_pull, "Download an image from a registry",
+	 "[OPTIONS] NAME[:TAG|@DIGEST]\n\nOptions:\n"
+	 "      --authfile string     Credentials file (default $HOME/.config/strata/auth.json)\n"
+	 "      --platform string     os/arch[/variant] of the image to pull (default: this machine's)\n"
+	 "  -q, --quiet               Print only the image's full name\n"
+	 "      --tls-verify=false    Do not verify the registry's certificate (plain http allowed)\n"},
+	{"push", cmd_push, "Upload an image to a registry",
+	 "[OPTIONS] NAME[:TAG]\n\nOptions:\n"
+	 "      --authfile string      Credentials file (default $HOME/.config/strata/auth.json)\n"
+	 "      --compression string   Layer compression: gzip (default) or zstd (implies --format oci)\n"
+	 "      --format string        Manifest format: docker (schema 2, default) or oci\n"
+	 "  -q, --quiet                Print only the manifest digest\n"
+	 "      --tls-verify=false     Do not verify the registry's certificate (plain http allowed)\n"},
+	{"login", cmd_login, "Log in to a registry (checks the credentials, then stores them)",
+	 "[OPTIONS] [SERVER]\n\nOptions:\n"
+	 "      --authfile string     Credentials file (default $HOME/.config/strata/auth.json)\n"
+	 "  -p, --password string     Password\n"
+	 "      --password-stdin      Take the password from stdin\n"
+	 "      --tls-verify=false    Do not verify the registry's certificate (plain http allowed)\n"
+	 "  -u, --username string     Username\n"},
+	{"logout", cmd_logout, "Log out from a registry (forget its credentials)",
+	 "[--authfile FILE] [SERVER]\n"},
 	{"inspect", cmd_inspect, "Show low-level information on images and containers", "NAME|ID...\n"},
 	{"rmi", cmd_rmi, "Remove images", "[-f] IMAGE...\n\nOptions:\n  -f, --force   Remove an image with several tags\n"},
 	{"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},
@@ -222,6 +244,19 @@ static const struct cli_cmd top_cmds[] = {
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
 	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
 	{"system", cmd_system, "Manage the store as a whole: check (and repair), df, prune", "system COMMAND"},
+	{"bench", cmd_bench, "Benchmark the storage drivers (a scratch home each, not the store)",
+	 "[OPTIONS]\n\nOptions:\n"
+	 "      --drivers list        Drivers to measure (default: all; unsupported ones are skipped)\n"
+	 "      --shapes list         small-files, large-files, deep-chain (default: all)\n"
+	 "      --files int           Files of the small-files layer (default 10000)\n"
+	 "      --file-size size      Size of each of them and of the chain's files (default 4k)\n"
+	 "      --large-files int     Files of the large-files layer (default 4)\n"
+	 "      --large-size size     Size of each of them (default 32M)\n"
+	 "      --layers int          Layers of the deep chain (default 100)\n"
+	 "      --runs int            Runs per operation: min/median/max (default 3)\n"
+	 "      --format string       table (default) or json\n"
+	 "      --plot file           Bar chart per operation and driver (.svg or .png; gnuplot)\n"
+	 "      --dir dir             Where the scratch homes go (default $TMPDIR or /var/tmp)\n"},
 	{0, 0, 0, 0},
 };
 

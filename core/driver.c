@@ -399,6 +399,30 @@ int st_drv_create(struct st_driver *d, const char *id, const char *parent, bool 
 	return r;
 }
 
+int st_drv_adopt(struct st_driver *d, const char *id, const char *parent, struct st_error *err)
+{
+	int r = check_id("layer id", id, err);
+	if (r < 0 || (parent && (r = check_id("parent id", parent, err)) < 0))
+		return r;
+	int lfd = layer_lock(d, id, err);
+	if (lfd < 0)
+		return lfd;
+	struct rec rec;
+	struct st_error e2;
+	if (rec_read(d, id, &rec, &e2) == 0) {
+		st_unlock(&lfd);
+		return 0;
+	}
+	memset(&rec, 0, sizeof(rec));
+	snprintf(rec.parent, sizeof(rec.parent), "%s", parent ? parent : "");
+	strcpy(rec.state, "ready");
+	clock_gettime(CLOCK_REALTIME_COARSE, &rec.settled);
+	if ((r = rec_write(d, id, &rec, err)) >= 0 && parent)
+		r = child_link(d, parent, id, true, err);
+	st_unlock(&lfd);
+	return r;
+}
+
 /* ------------------------------------------------------ mount counting */
 
 struct mcount {

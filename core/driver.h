@@ -42,6 +42,12 @@ int st_drv_mount_reset(struct st_driver *d, const char *id, struct st_error *err
 int st_drv_children(struct st_driver *d, const char *id, char ***kids, size_t *n);
 int st_drv_child_link(struct st_driver *d, const char *parent, const char *child, bool add, struct st_error *err);
 
+/* Record a layer that a driver's init found on disk without a record (a
+ * store written by another engine in the same layout, such as Docker's
+ * aufs diff/ and layers/): ready, read-only, child of parent (NULL: none).
+ * Nothing happens when the layer has a record already. */
+int st_drv_adopt(struct st_driver *d, const char *id, const char *parent, struct st_error *err);
+
 /* Validate key=value options against a NULL-terminated list of keys. */
 int st_check_options(const char *what, const struct st_kvlist *opts, const char *const *known,
 		     struct st_error *err);

@@ -538,15 +538,16 @@ static int load_layer(struct loader *ld, struct plan_image *im, size_t k, const 
 	char blob[ST_DIGEST_LEN + 1];
 	st_sha256_final(&hr.h, blob);
 	st_img_src_close(ld->src);
-	if (r >= 0 && strcmp(l.diff_id, pl->diff_id) != 0)
-		r = st_error_fail(err, EINVAL, "its content has diff id %s, the config says %s", l.diff_id, pl->diff_id);
-	if (r >= 0 && pl->blob[0] && strcmp(blob, pl->blob) != 0)
-		r = st_error_fail(err, EINVAL, "its bytes have digest %s, the manifest says %s", blob, pl->blob);
+	/* the blob as stored first (what the manifest names), then its content */
+	if (r >= 0 && hr.bytes != size)
+		r = st_error_fail(err, EIO, "read %lld of its %lld bytes", (long long)hr.bytes, (long long)size);
 	if (r >= 0 && pl->size >= 0 && hr.bytes != pl->size)
 		r = st_error_fail(err, EINVAL, "it is %lld bytes, the manifest says %lld", (long long)hr.bytes,
 				  (long long)pl->size);
-	if (r >= 0 && hr.bytes != size)
-		r = st_error_fail(err, EIO, "read %lld of its %lld bytes", (long long)hr.bytes, (long long)size);
+	if (r >= 0 && pl->blob[0] && strcmp(blob, pl->blob) != 0)
+		r = st_error_fail(err, EINVAL, "its bytes have digest %s, the manifest says %s", blob, pl->blob);
+	if (r >= 0 && strcmp(l.diff_id, pl->diff_id) != 0)
+		r = st_error_fail(err, EINVAL, "its content has diff id %s, the config says %s", l.diff_id, pl->diff_id);
 	st_layer_free(&l);
 	if (r < 0)
 		return st_error_wrap(err, "%s: layer %zu (%s)", im->what, k + 1, pl->path);
@@ -638,7 +639,7 @@ int st_image_load(struct st_store *s, const char *path, int fd, struct st_load_r
 	struct loader ld = {.s = s, .res = res};
 	int r = st_img_src_open(path, fd, s->root_fd, &ld.src, err);
 	if (r < 0)
-		return r;
+		return st_error_wrap(err, "load");
 	if (st_img_src_has(ld.src, "manifest.json"))
 		r = plan_docker(&ld, err);
 	else if (st_img_src_has(ld.src, "index.json") || st_img_src_has(ld.src, "oci-layout"))

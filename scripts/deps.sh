@@ -15,6 +15,10 @@ PKGS=(
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
 	docker.io podman skopeo
+	# registry tests (tests/integration/registry.sh): a real OCI registry, htpasswd for its basic auth
+	docker-registry apache2-utils
+	# benchmarks (strata bench --plot, bench/peers.sh): plots, the remaining peer
+	gnuplot-nox buildah
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -161,6 +161,9 @@ static inline void df_trim(const char **p, const char **end)
 /* dfglob.c: does str match pat entirely (1, 0, -ENOMEM)? path: the
  * .dockerignore flavour (`*` stops at '/', `**`), else the shell flavour. */
 int st_df_glob(const char *pat, size_t plen, const char *str, size_t slen, bool path);
+/* The same, where with parents a match of any leading part of str that
+ * ends right before a '/' (a parent directory) also counts. One pass. */
+int st_df_glob_ex(const char *pat, size_t plen, const char *str, size_t slen, bool path, bool parents);
 /* filepath.Match's syntax check: 0 or -EINVAL. */
 int st_df_glob_check(const char *pat);
 

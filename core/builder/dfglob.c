@@ -101,81 +101,107 @@ static size_t glob_compile(const char *pat, size_t plen, bool path, struct glob_
 	return n;
 }
 
-static void glob_close(const struct glob_t *t, size_t n, uint8_t *st)
+/* State sets are bitsets over token positions 0..n (n = accept). */
+typedef uint64_t glob_w;
+#define GLOB_BIT(v, i) (((v)[(i) / 64] >> ((i) % 64)) & 1)
+#define GLOB_SET(v, i) ((v)[(i) / 64] |= (glob_w)1 << ((i) % 64))
+
+/* Add what is reachable without input: a star may match nothing. */
+static void glob_close(glob_w *x, const glob_w *skip, size_t nw)
 {
-	for (size_t i = 0; i < n; i++)
-		if (st[i] && (t[i].type == G_STAR || t[i].type == G_DSTAR_SLASH || t[i].type == G_DSTAR_END))
-			st[i + 1] = 1;
+	bool changed;
+	do {
+		glob_w carry = 0;
+		changed = false;
+		for (size_t w = 0; w < nw; w++) {
+			glob_w s = x[w] & skip[w], nx = x[w] | (s << 1) | carry;
+			carry = s >> 63;
+			changed |= nx != x[w];
+			x[w] = nx;
+		}
+	} while (changed);
 }
 
-/* Does str match pat entirely? 1, 0, or -ENOMEM. */
-int st_df_glob(const char *pat, size_t plen, const char *str, size_t slen, bool path)
+int st_df_glob_ex(const char *pat, size_t plen, const char *str, size_t slen, bool path, bool parents)
 {
 	struct glob_t tbuf[64];
-	uint8_t sbuf[4 * 66];
+	glob_w wbuf[5 * 2];
 	struct glob_t *t = tbuf;
-	uint8_t *mem = sbuf;
+	glob_w *mem = wbuf;
 	int ret = 0;
 
-	if (plen + 1 > sizeof(tbuf) / sizeof(tbuf[0])) {
+	size_t nw = (plen + 1) / 64 + 1; /* n <= plen tokens, n + 1 states */
+	if (plen + 1 > sizeof(tbuf) / sizeof(tbuf[0]) || 5 * nw > sizeof(wbuf) / sizeof(wbuf[0])) {
 		t = malloc((plen + 1) * sizeof(*t));
-		mem = calloc(4, plen + 2);
+		mem = malloc(5 * nw * sizeof(*mem));
 		if (!t || !mem) {
 			ret = -ENOMEM;
 			goto out;
 		}
 	}
 	size_t n = glob_compile(pat, plen, path, t);
-	/* states 0..n; "in" marks being inside the ".*" part of a "**" + "/" segment */
-	uint8_t *cur = mem, *cin = mem + (n + 1), *nxt = mem + 2 * (n + 1), *nin = mem + 3 * (n + 1);
-	memset(mem, 0, 4 * (n + 1));
-	cur[0] = 1;
-	glob_close(t, n, cur);
+	nw = n / 64 + 1;
+	/* "in" marks being inside the ".*" part of a "**" + "/" segment */
+	glob_w *cur = mem, *cin = mem + nw, *nxt = mem + 2 * nw, *nin = mem + 3 * nw, *skip = mem + 4 * nw;
+	memset(mem, 0, 5 * nw * sizeof(*mem));
+	for (size_t i = 0; i < n; i++)
+		if (t[i].type == G_STAR || t[i].type == G_DSTAR_SLASH || t[i].type == G_DSTAR_END)
+			GLOB_SET(skip, i);
+	GLOB_SET(cur, 0);
+	glob_close(cur, skip, nw);
 
 	const char *s = str, *end = str + slen;
 	while (s < end) {
+		/* a parent directory is the text before a '/' */
+		if (parents && *s == '/' && s > str && GLOB_BIT(cur, n)) {
+			ret = 1;
+			goto out;
+		}
 		size_t k;
 		unsigned r = df_rune(s, end, &k);
 		s += k;
-		memset(nxt, 0, 2 * (n + 1));
-		bool any = false;
-		for (size_t i = 0; i < n; i++) {
-			if (!cur[i] && !cin[i])
-				continue;
-			const struct glob_t *g = &t[i];
-			switch (g->type) {
-			case G_LIT:
-				if (r == g->lit)
-					nxt[i + 1] = 1;
-				break;
-			case G_ANY1:
-				if (!path || r != '/')
-					nxt[i + 1] = 1;
-				break;
-			case G_CLASS:
-				if (glob_class_match(pat + g->off, g->len, r, path))
-					nxt[i + 1] = 1;
-				break;
-			case G_STAR:
-				if (!path || r != '/')
-					nxt[i] = 1;
-				break;
-			case G_DSTAR_END:
-				if (r != '\n')
-					nxt[i] = 1;
-				break;
-			case G_DSTAR_SLASH:
-				if (r != '\n')
-					nin[i] = 1;
-				if (r == '/')
-					nxt[i + 1] = 1;
-				break;
+		memset(nxt, 0, 2 * nw * sizeof(*mem));
+		glob_w any = 0;
+		for (size_t w = 0; w < nw; w++) {
+			for (glob_w m = cur[w] | cin[w]; m; m &= m - 1) {
+				size_t i = w * 64 + (size_t)__builtin_ctzll(m);
+				if (i >= n)
+					break;
+				const struct glob_t *g = &t[i];
+				switch (g->type) {
+				case G_LIT:
+					if (r == g->lit)
+						GLOB_SET(nxt, i + 1);
+					break;
+				case G_ANY1:
+					if (!path || r != '/')
+						GLOB_SET(nxt, i + 1);
+					break;
+				case G_CLASS:
+					if (glob_class_match(pat + g->off, g->len, r, path))
+						GLOB_SET(nxt, i + 1);
+					break;
+				case G_STAR:
+					if (!path || r != '/')
+						GLOB_SET(nxt, i);
+					break;
+				case G_DSTAR_END:
+					if (r != '\n')
+						GLOB_SET(nxt, i);
+					break;
+				case G_DSTAR_SLASH:
+					if (r != '\n')
+						GLOB_SET(nin, i);
+					if (r == '/')
+						GLOB_SET(nxt, i + 1);
+					break;
+				}
 			}
 		}
-		glob_close(t, n, nxt);
-		for (size_t i = 0; i <= n; i++)
-			any |= nxt[i] | nin[i];
-		uint8_t *x = cur;
+		glob_close(nxt, skip, nw);
+		for (size_t w = 0; w < nw; w++)
+			any |= nxt[w] | nin[w];
+		glob_w *x = cur;
 		cur = nxt;
 		nxt = x;
 		x = cin;
@@ -184,13 +210,18 @@ int st_df_glob(const char *pat, size_t plen, const char *str, size_t slen, bool 
 		if (!any)
 			goto out;
 	}
-	ret = cur[n] ? 1 : 0;
+	ret = GLOB_BIT(cur, n) ? 1 : 0;
 out:
 	if (t != tbuf)
 		free(t);
-	if (mem != sbuf)
+	if (mem != wbuf)
 		free(mem);
 	return ret;
+}
+
+int st_df_glob(const char *pat, size_t plen, const char *str, size_t slen, bool path)
+{
+	return st_df_glob_ex(pat, plen, str, slen, path, false);
 }
 
 /* filepath.Match's syntax check (what .dockerignore patterns must pass):

@@ -1226,6 +1226,7 @@ int st_dockerfile_parse(const char *text, size_t len, const char *filename, stru
 	const char *p = text ? text : "", *end = p + (text ? len : 0);
 	int lineno = 0, r = 0;
 	bool have_from = false;
+	size_t *stages = NULL, nstages = 0; /* the FROMs naming a stage */
 
 	*out = (struct st_dockerfile){.escape = '\\'};
 	const char *nul = memchr(p, '\0', (size_t)(end - p));
@@ -1275,9 +1276,25 @@ int st_dockerfile_parse(const char *text, size_t len, const char *filename, stru
 		if ((r = df_parse_line(&c, start, buf.s, false, &vec)) < 0)
 			goto fail;
 		for (size_t i = before; i < vec.n; i++) {
-			if (strcmp(vec.v[i].cmd, "FROM") == 0)
+			if (strcmp(vec.v[i].cmd, "FROM") == 0) {
 				have_from = true;
-			else if (!have_from && strcmp(vec.v[i].cmd, "ARG") != 0) {
+				if (vec.v[i].nargs < 2)
+					continue;
+				const char *name = vec.v[i].args[1];
+				for (size_t k = 0; k < nstages; k++) {
+					if (strcmp(vec.v[stages[k]].args[1], name) == 0) {
+						r = df_fail(&c, start, "duplicate stage name \"%s\"", name);
+						goto fail;
+					}
+				}
+				size_t *ns = realloc(stages, (nstages + 1) * sizeof(*ns));
+				if (!ns) {
+					r = df_oom(&c, start);
+					goto fail;
+				}
+				stages = ns;
+				stages[nstages++] = i;
+			} else if (!have_from && strcmp(vec.v[i].cmd, "ARG") != 0) {
 				r = df_fail(&c, start, "no build stage in current context (%s before the first FROM)",
 					    vec.v[i].cmd);
 				goto fail;
@@ -1293,12 +1310,14 @@ int st_dockerfile_parse(const char *text, size_t len, const char *filename, stru
 		goto fail;
 	}
 	dfb_free(&buf);
+	free(stages);
 	out->v = vec.v;
 	out->n = vec.n;
 	out->escape = c.esc;
 	return 0;
 fail:
 	dfb_free(&buf);
+	free(stages);
 	df_vec_free(&vec);
 	return r;
 }

@@ -27,7 +27,8 @@ struct st_df_instr {
 	 *              json: the argv; else one element, the command line
 	 *  COPY/ADD    sources..., destination (json or whitespace words)
 	 *  ENV/LABEL   key, value, key, value, ... (both "K=V ..." and legacy "K V")
-	 *  ARG         [name] or [name, default] (nargs tells whether a default was given)
+	 *  ARG         [name] or [name, default] (nargs tells whether a default was given);
+ *              "ARG A B=1" gives one ARG instruction per name (same line, original)
 	 *  WORKDIR/USER/STOPSIGNAL/MAINTAINER  [value]
 	 *  EXPOSE/VOLUME  the words (VOLUME also in json form)
 	 *  HEALTHCHECK ["NONE"] or ["CMD", ...command as for RUN]; options in flags
@@ -45,7 +46,10 @@ struct st_dockerfile {
 };
 
 /* Parse a Dockerfile. A syntax error fails with EINVAL and a message
- * "FILE:LINE: what was expected". */
+ * "FILE:LINE: what was expected". Also refused: instructions other than
+ * ARG before the first FROM, no FROM at all, duplicate stage names, and
+ * heredocs (<<EOF), which are not implemented. FROM's stage name comes
+ * back lower-cased (as BuildKit names stages). */
 int st_dockerfile_parse(const char *text, size_t len, const char *filename, struct st_dockerfile *out,
 			struct st_error *err);
 void st_dockerfile_free(struct st_dockerfile *df);

@@ -152,42 +152,88 @@ int st_dockerignore_parse(const char *text, size_t len, struct st_dockerignore *
 	return 0;
 }
 
+static bool di_is_meta(char c)
+{
+	return c == '*' || c == '?' || c == '[' || c == '\\';
+}
+
+/* Necessary conditions, cheap to test, before running the matcher: the
+ * strings tried are the path and its parents, all prefixes of the path,
+ * so each literal run of the pattern must occur in the path, and a literal
+ * start must be the path's start. (The "/" after "**" may match nothing.) */
+static bool di_may_match(const char *pat, const char *f, size_t flen)
+{
+	const char *p = pat;
+	bool at_start = true;
+	while (*p) {
+		if (*p == '[') { /* a class: skip it, like a '?' */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p += (*p == '\\' && p[1]) ? 2 : 1;
+			if (*p)
+				p++;
+			at_start = false;
+			continue;
+		}
+		if (*p == '\\') { /* an escaped character: skip it */
+			p += p[1] ? 2 : 1;
+			at_start = false;
+			continue;
+		}
+		if (*p == '*' || *p == '?') {
+			at_start = false;
+			if (p[0] == '*' && p[1] == '*') {
+				p += 2;
+				if (*p == '/')
+					p++;
+			} else {
+				p++;
+			}
+			continue;
+		}
+		const char *run = p;
+		while (*p && !di_is_meta(*p))
+			p++;
+		size_t n = (size_t)(p - run);
+		if (at_start ? n > flen || memcmp(f, run, n) != 0 : !memmem(f, flen, run, n))
+			return false;
+		at_start = false;
+	}
+	return true;
+}
+
 /* An allocation failure inside the matcher counts as "ignore the file" for
  * an exclude pattern and as "no match" for an exception: when in doubt a
  * file stays out of the build context. */
-static bool di_glob(const char *pattern, const char *s, size_t n, bool exclude)
-{
-	int m = st_df_glob(pattern, strlen(pattern), s, n, true);
-	return m < 0 ? exclude : m > 0;
-}
-
 bool st_dockerignore_match(const struct st_dockerignore *di, const char *relpath)
 {
 	if (!di || !relpath || di->n == 0)
 		return false;
 	_cleanup_free_ char *file = di_clean(relpath, strlen(relpath));
 	if (!file)
-		return true; /* see di_glob */
+		return true;
 	const char *f = file;
 	while (*f == '/')
 		f++;
 	if (!*f || strcmp(f, ".") == 0)
 		return false;
 	size_t flen = strlen(f);
-	const char *slash = strrchr(f, '/');
-	size_t parent_len = slash ? (size_t)(slash - f) : 0; /* 0: the parent is "." */
 
 	bool matched = false;
 	for (size_t i = 0; i < di->n; i++) {
 		bool exclusion = !di->exclude[i];
 		if (exclusion != matched)
 			continue; /* cannot change the answer */
-		bool m = di_glob(di->patterns[i], f, flen, di->exclude[i]);
-		/* a match on any parent directory: "a", "a/b", ... */
-		for (size_t k = 1; !m && k <= parent_len; k++)
-			if (k == parent_len || f[k] == '/')
-				m = di_glob(di->patterns[i], f, k, di->exclude[i]);
-		if (m)
+		/* the path itself or any parent directory: "a", "a/b", ... */
+		const char *pat = di->patterns[i];
+		if (!di_may_match(pat, f, flen))
+			continue;
+		int m = st_df_glob_ex(pat, strlen(pat), f, flen, true, true);
+		if (m < 0 ? di->exclude[i] : m > 0)
 			matched = !exclusion;
 	}
 	return matched;

@@ -136,6 +136,39 @@ static void aufs_cleanup(struct st_driver *d)
 	d->priv = NULL;
 }
 
+static int read_chain(struct st_driver *d, const char *id, char ***ids, size_t *n, struct st_error *err);
+
+/* A store written by Docker's aufs driver has diff/ID and layers/ID but
+ * none of our records: take its layers in as they are (read-only, with the
+ * parent their layers file names). */
+static int adopt_foreign(struct st_driver *d, struct st_error *err)
+{
+	struct aufs *a = d->priv;
+	char **names;
+	size_t n;
+	int r = st_list_dir(a->diff_fd, &names, &n);
+	if (r < 0)
+		return st_error_set(err, -r, "aufs: list \"%s/diff\"", d->home);
+	for (size_t i = 0; i < n && r >= 0; i++) {
+		struct stat st;
+		char parent[130];
+		struct st_error e2;
+		/* ours have a record from before their directory (any state:
+		 * one being made by another process is not to be waited for) */
+		if (!st_valid_id(names[i]) || fstatat(a->layers_fd, names[i], &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st_drv_parent(d, names[i], parent, sizeof(parent), &e2) == 0)
+			continue;
+		char **chain;
+		size_t nc;
+		if ((r = read_chain(d, names[i], &chain, &nc, err)) < 0)
+			break;
+		r = st_drv_adopt(d, names[i], nc ? chain[0] : NULL, err);
+		st_strv_free(chain, nc);
+	}
+	st_strv_free(names, n);
+	return r;
+}
+
 static int aufs_init(struct st_driver *d, struct st_error *err)
 {
 	struct aufs *a = calloc(1, sizeof(*a));
@@ -155,7 +188,10 @@ static int aufs_init(struct st_driver *d, struct st_error *err)
 		struct st_error ignore;
 		st_trash_sweep(*fds[i], &ignore);
 	}
-	return 0;
+	int r = adopt_foreign(d, err);
+	if (r < 0)
+		aufs_cleanup(d);
+	return r;
 }
 
 /* ------------------------------------------------------- layer chain */

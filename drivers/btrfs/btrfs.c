@@ -319,6 +319,61 @@ static int btrfs_commit(struct st_driver *d, const char *id, struct st_error *er
 	return r;
 }
 
+/* The changes against the parent it was snapshotted from, by generation
+ * (changes.c) when that applies, else by the generic compare. */
+static int fast_changes(struct st_driver *d, const char *id, const char *parent, struct st_changes *out,
+			struct st_error *err)
+{
+	if (!parent)
+		return -EOPNOTSUPP;
+	struct st_error e2;
+	_cleanup_close_ int fd = open_layer(d, id, err);
+	_cleanup_close_ int pfd = fd < 0 ? -1 : open_layer(d, parent, &e2);
+	if (fd < 0)
+		return fd;
+	if (pfd < 0)
+		return -EOPNOTSUPP;
+	struct timespec settled;
+	bool has_settled = st_drv_settled(d, id, &settled) == 0 && settled.tv_sec > 0;
+	return btrfs_fast_changes(fd, pfd, has_settled ? &settled : NULL, out, err);
+}
+
+static int btrfs_changes(struct st_driver *d, const char *id, const char *parent, struct st_changes *out,
+			 struct st_error *err)
+{
+	int r = fast_changes(d, id, parent, out, err);
+	return r == -EOPNOTSUPP ? st_naive_changes(d, id, parent, out, err) : r;
+}
+
+static int btrfs_diff(struct st_driver *d, const char *id, const char *parent, struct st_writer *w,
+		      struct st_error *err)
+{
+	struct st_changes c;
+	int r = fast_changes(d, id, parent, &c, err);
+	if (r == -EOPNOTSUPP)
+		return st_naive_diff(d, id, parent, w, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_layer(d, id, err);
+	r = fd < 0 ? fd : st_archive_write_changes(fd, &c, w, err);
+	st_changes_free(&c);
+	return r;
+}
+
+static int64_t btrfs_diff_size(struct st_driver *d, const char *id, const char *parent, struct st_error *err)
+{
+	struct st_changes c;
+	int r = fast_changes(d, id, parent, &c, err);
+	if (r == -EOPNOTSUPP)
+		return st_naive_diff_size(d, id, parent, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open_layer(d, id, err);
+	int64_t n = fd < 0 ? fd : st_changes_size(fd, &c, err);
+	st_changes_free(&c);
+	return n;
+}
+
 static void add_size(struct st_kvlist *out, const char *key, uint64_t bytes)
 {
 	char buf[32];
@@ -387,6 +442,9 @@ const struct st_driver_ops st_btrfs_driver = {
 	.exists = btrfs_exists,
 	.status = btrfs_status,
 	.metadata = btrfs_metadata,
+	.diff = btrfs_diff,
+	.changes = btrfs_changes,
+	.diff_size = btrfs_diff_size,
 	.apply_diff = btrfs_apply_diff,
 	.commit = btrfs_commit,
 	.init_options = btrfs_init_options,

@@ -53,4 +53,16 @@ struct btrfs_space {
 };
 int btrfs_space(int fsfd, struct btrfs_space *s);
 
+/* ----------------------------------------------------------- changes.c */
+
+/* The changes of the subvolume layer against parent, from the tree blocks
+ * written since layer was snapshotted from parent; the same list as the
+ * generic compare (settled as there). -EOPNOTSUPP when layer is not an
+ * untouched parent's snapshot (or nested subvolumes are involved): then
+ * the generic compare must be used. */
+struct timespec;
+struct st_changes;
+int btrfs_fast_changes(int layer, int parent, const struct timespec *settled, struct st_changes *out,
+		       struct st_error *err);
+
 #endif

@@ -515,9 +515,9 @@ static int dev_deactivate(struct dmset *s, const char *name, struct st_error *er
 		return r;
 	if (info.deferred_remove)
 		return 0;
-	r = dmlib_remove(name, false, err);
+	r = dmlib_remove(name, s->deferred_removal ? DMLIB_REMOVE_ONCE : DMLIB_REMOVE_RETRY, err);
 	if (r == -EBUSY && s->deferred_removal)
-		r = dmlib_remove(name, true, err); /* the kernel removes it after its last user */
+		r = dmlib_remove(name, DMLIB_REMOVE_DEFERRED, err); /* the kernel removes it after its last user */
 	if (r == -EBUSY)
 		return st_error_wrap(err, "devmapper: device \"%s\" is busy (dm.use_deferred_removal=true removes it "
 				     "when its last user closes it)", name);
@@ -930,6 +930,20 @@ static int dm_state_load(struct st_driver *d, const char *thinpooldev, bool *fre
 	return 0;
 }
 
+/* Temporary files of atomic writes that a killed process left behind
+ * (every writer holds .lock, which the caller holds). */
+static void dm_sweep_tmp(int dirfd)
+{
+	char **names;
+	size_t n;
+	if (st_list_dir(dirfd, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (st_str_has_prefix(names[i], ".tmp-"))
+			unlinkat(dirfd, names[i], 0);
+	st_strv_free(names, n);
+}
+
 static int dm_open_dir(struct st_driver *d, const char *name, int *fd, struct st_error *err)
 {
 	int r = st_mkdir_p_at(d->home_fd, name, 0700, err);
@@ -963,6 +977,9 @@ static int dm_setup(struct st_driver *d, struct st_error *err)
 	int lfd = st_lock_at(d->home_fd, ".lock", LOCK_EX, err);
 	if (lfd < 0)
 		return lfd;
+	dm_sweep_tmp(d->home_fd);
+	dm_sweep_tmp(s->meta_fd);
+	dm_sweep_tmp(s->deferred_fd);
 	bool fresh;
 	if ((r = dm_state_load(d, thinpooldev, &fresh, err)) >= 0) {
 		if (!s->pool[0])
@@ -1027,7 +1044,7 @@ static void dm_cleanup(struct st_driver *d)
 		struct dmlib_info info;
 		struct st_error e;
 		if (dmlib_info(s->pool, &info, &e) == 0 && info.exists && info.open_count == 0)
-			dmlib_remove(s->pool, false, &e);
+			dmlib_remove(s->pool, DMLIB_REMOVE_ONCE, &e);
 	}
 	st_closep(&s->users_fd);
 	st_closep(&s->meta_fd);
@@ -1250,6 +1267,29 @@ static bool dm_exists(struct st_driver *d, const char *id)
 	return fstatat(s->meta_fd, id, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
 }
 
+/* The naive apply, with the layer's filesystem synced before it counts as
+ * applied: a thin pool that runs out of space fails the writeback, not the
+ * write(2), so without the sync a full pool would go unnoticed. */
+static int64_t dm_apply_diff(struct st_driver *d, const char *id, const char *parent, struct st_tar_in *in,
+			     struct st_error *err)
+{
+	struct dmset *s = dm_set(d);
+	int fd = -1;
+	int r = st_drv_open_dir(d, id, &fd, err);
+	if (r < 0)
+		return r;
+	int64_t n = st_naive_apply(d, id, parent, in, err);
+	if (n >= 0 && syncfs(fd) < 0) {
+		n = st_error_set(err, errno, "devmapper: write layer \"%s\" to its thin device", id);
+		struct pool_status ps;
+		struct st_error e2;
+		if (pool_status(s, &ps, &e2) == 0 && strcmp(ps.mode, "rw") != 0)
+			st_error_wrap(err, "devmapper: thin pool \"%s\" is %s", s->pool, ps.mode);
+	}
+	st_drv_release_dir(d, id, &fd);
+	return n;
+}
+
 /* The read-write device simply stays: it is the committed layer. */
 static int dm_commit(struct st_driver *d, const char *id, struct st_error *err)
 {
@@ -1350,6 +1390,7 @@ const struct st_driver_ops st_devmapper_driver = {
 	.exists = dm_exists,
 	.status = dm_status,
 	.metadata = dm_metadata,
+	.apply_diff = dm_apply_diff,
 	.commit = dm_commit,
 	.init_options = dm_init_options,
 	.layer_options = dm_layer_options,

@@ -38,9 +38,12 @@ int dmlib_info(const char *name, struct dmlib_info *info, struct st_error *err);
 /* Create and activate a device with one target. */
 int dmlib_create(const char *name, const char *target, uint64_t sectors, const char *params,
 		 struct st_error *err);
-/* Remove a device. -EBUSY when it is open; with deferred, the kernel removes
- * it when its last user closes it instead (then 0). */
-int dmlib_remove(const char *name, bool deferred, struct st_error *err);
+enum dmlib_remove_mode {
+	DMLIB_REMOVE_ONCE,     /* -EBUSY at once when the device is open */
+	DMLIB_REMOVE_RETRY,    /* retried for a few seconds while it is open */
+	DMLIB_REMOVE_DEFERRED, /* when open: the kernel removes it after its last user (then 0) */
+};
+int dmlib_remove(const char *name, enum dmlib_remove_mode mode, struct st_error *err);
 int dmlib_suspend(const char *name, struct st_error *err);
 int dmlib_resume(const char *name, struct st_error *err);
 /* A target message, e.g. "create_snap 5 2"; the kernel's errno on failure

@@ -165,15 +165,17 @@ int dmlib_create(const char *name, const char *target, uint64_t sectors, const c
 	return 0;
 }
 
-int dmlib_remove(const char *name, bool deferred, struct st_error *err)
+int dmlib_remove(const char *name, enum dmlib_remove_mode mode, struct st_error *err)
 {
 	_cleanup_task_ struct dm_task *t = dmlib_task(DM_DEVICE_REMOVE, name);
 	if (!t)
 		return dmlib_fail(t, err, "device-mapper: remove \"%s\"", name);
 	/* A short-lived opener (blkid from a udev rule) should not fail us:
-	 * let the library retry a busy device a few times first. */
-	dm_task_retry_remove(t);
-	if (deferred)
+	 * without deferred removal, let the library retry a busy device for a
+	 * few seconds first. */
+	if (mode == DMLIB_REMOVE_RETRY)
+		dm_task_retry_remove(t);
+	else if (mode == DMLIB_REMOVE_DEFERRED)
 		dm_task_deferred_remove(t);
 	if (!dmlib_run_cookie(t))
 		return dmlib_fail(t, err, "device-mapper: remove \"%s\"", name);

@@ -193,22 +193,20 @@ int ovl_check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct
 		check_dir_remove(d->home_fd, fd, name);
 		return st_error_wrap(err, "overlay: a test mount in \"%s\" with options \"%s\" failed", d->home, o->opts);
 	}
-	/* A renamed lower directory must be copied (EXDEV to the caller), not
-	 * recorded as a redirect; a chown must copy the data up, not just the
-	 * metadata. Otherwise diff/ lacks changes and only the naive diff
-	 * (comparing mounted trees) is right. */
+	/* Is diff/ a layer's whole change set? A renamed lower directory may
+	 * become a redirect (then diff/ lacks its content: such layers are
+	 * found and diffed naively), and a chown may copy up only the metadata
+	 * (metacopy: then no diff/ can be trusted, every diff is naive). */
 	_cleanup_close_ int m = st_open_nofollow(fd, "m", O_RDONLY | O_DIRECTORY, 0);
 	if (m >= 0) {
 		renameat(m, "d", m, "d2");
 		fchownat(m, "file", 1, 1, AT_SYMLINK_NOFOLLOW);
 	}
-	bool redirect = has_xattr(fd, "u/d2", "trusted.overlay.redirect");
+	o->redirects = has_xattr(fd, "u/d2", "trusted.overlay.redirect");
 	bool metacopy = has_xattr(fd, "u/file", "trusted.overlay.metacopy");
-	o->native_diff = m >= 0 && !redirect && !metacopy;
+	o->native_diff = m >= 0 && !metacopy;
 	snprintf(o->native_why, sizeof(o->native_why), "%s",
 		 m < 0 ? "the test mount could not be opened"
-		 : redirect && metacopy ? "redirect_dir and metacopy are on"
-		 : redirect ? "redirect_dir is on: a renamed directory is not in diff/"
 		 : metacopy ? "metacopy is on: a copied-up file may have no data in diff/"
 			    : "");
 	check_dir_remove(d->home_fd, fd, name);

@@ -7,6 +7,7 @@
  * Whenever diff/ is not the whole story (redirect_dir or metacopy on, or a
  * diff against something other than the real parent) the core's naive diff
  * of the mounted trees is used instead. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -18,11 +19,22 @@
 #include "util.h"
 
 #define OPAQUE_XATTR "trusted.overlay.opaque"
+#define REDIRECT_XATTR "trusted.overlay.redirect"
 
+static int find_redirect(int dfd, bool *found);
+
+/* Is diff/ this layer's exact change set against parent? */
 static bool native(struct st_driver *d, const char *id, const char *parent)
 {
 	struct ovl *o = d->priv;
-	return o->native_diff && ovl_is_parent(d, id, parent);
+	if (!o->native_diff || !ovl_is_parent(d, id, parent))
+		return false;
+	if (!o->redirects)
+		return true;
+	struct st_error e;
+	_cleanup_close_ int fd = ovl_open_diff(d, id, &e);
+	bool found = false;
+	return fd >= 0 && find_redirect(fd, &found) == 0 && !found;
 }
 
 static bool is_whiteout(const struct stat *st)
@@ -87,14 +99,21 @@ int64_t ovl_apply_diff(struct st_driver *d, const char *id, const char *parent, 
 
 /* ------------------------------------------------------------ changes */
 
-/* The lower layers (the parent's view) where a directory of the upper
- * exists: indexes into the lower roots, top first, as overlay merges them. */
+/* Where a directory of the upper exists in the parent's view: one entry
+ * per lower layer that merges into it, top first, with the directory's path
+ * in that layer (a renamed directory lives under its old path below: overlay
+ * follows trusted.overlay.redirect). */
+struct lower_dir {
+	size_t layer;
+	char *path; /* relative to the layer's root; "" for the root */
+};
+
 struct level {
-	size_t *idx;
+	struct lower_dir *v;
 	size_t n;
 	bool hide;        /* an opaque directory at or above: lower names are gone */
 	bool lower_dir;   /* exists below as a directory */
-	size_t top;       /* the lower root it was found in first */
+	struct lower_dir top; /* where it was found first */
 	size_t mark;      /* changes before its children */
 };
 
@@ -127,6 +146,15 @@ static int add(struct nchg *c, const char *path, char kind)
 	return 0;
 }
 
+static void level_clear(struct level *lv)
+{
+	for (size_t i = 0; i < lv->n; i++)
+		free(lv->v[i].path);
+	free(lv->v);
+	free(lv->top.path);
+	memset(lv, 0, sizeof(*lv));
+}
+
 static int level_at(struct nchg *c, size_t depth, struct level **out)
 {
 	if (depth >= c->nlv) {
@@ -139,22 +167,73 @@ static int level_at(struct nchg *c, size_t depth, struct level **out)
 		c->nlv = nn;
 	}
 	*out = &c->lv[depth];
-	free((*out)->idx);
-	memset(*out, 0, sizeof(**out));
+	level_clear(*out);
 	return 0;
 }
 
-/* Look path up in the parent's view, below the directory level up: found
- * (with its stat in *st and its first root in *top) unless a whiteout or a
- * non-directory hides it; a directory's merge list goes into dir. */
-static int lookup(struct nchg *c, const struct level *up, const char *path, struct stat *st, size_t *top,
-		  struct level *dir, bool *found)
+static int level_push(struct nchg *c, struct level *lv, size_t layer, const char *path)
+{
+	struct lower_dir *nv = realloc(lv->v, (lv->n + 1) * sizeof(*nv));
+	if (!nv)
+		return st_error_set(c->err, ENOMEM, "changes");
+	lv->v = nv;
+	if (!(nv[lv->n].path = strdup(path)))
+		return st_error_set(c->err, ENOMEM, "changes");
+	nv[lv->n++].layer = layer;
+	return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+	return st_asprintf("%s%s%s", dir, *dir ? "/" : "", name);
+}
+
+/* A directory's redirect ("d": renamed within its parent, "/a/d": from
+ * elsewhere), or NULL. */
+static char *redirect_of(int rootfd, const char *path)
+{
+	char p[PATH_MAX], v[PATH_MAX];
+	st_fd_path(p, sizeof(p), rootfd, path);
+	ssize_t n = lgetxattr(p, REDIRECT_XATTR, v, sizeof(v) - 1);
+	if (n <= 0)
+		return NULL;
+	v[n] = '\0';
+	return strdup(v);
+}
+
+/* Look name up in the parent's view below directory level up, as overlay
+ * does: layer by layer, stopped by a whiteout, a non-directory or an opaque
+ * directory, following redirects. Found: its stat in *st and where (*top,
+ * path owned by the caller); a directory's merge list goes into dir. */
+static int lookup(struct nchg *c, const struct level *up, const char *name, struct stat *st,
+		  struct lower_dir *top, struct level *dir, bool *found)
 {
 	*found = false;
-	for (size_t k = 0; k < up->n; k++) {
-		size_t i = up->idx[k];
+	top->path = NULL;
+	_cleanup_free_ char *cur = strdup(name); /* the name in the next layer's parent */
+	_cleanup_free_ char *abs = NULL;         /* after an absolute redirect: the path from the root */
+	if (!cur)
+		return st_error_set(c->err, ENOMEM, "changes");
+	size_t k = 0, next_layer = 0;
+	for (;;) {
+		size_t layer;
+		_cleanup_free_ char *path = NULL;
+		if (abs) { /* every layer below, from its root */
+			if (next_layer >= c->nroots)
+				break;
+			layer = next_layer++;
+			path = strdup(abs);
+		} else {
+			if (k >= up->n)
+				break;
+			layer = up->v[k].layer;
+			path = join(up->v[k].path, cur);
+			k++;
+		}
+		if (!path)
+			return st_error_set(c->err, ENOMEM, "changes");
 		struct stat s;
-		if (fstatat(c->roots[i], path, &s, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (fstatat(c->roots[layer], path, &s, AT_SYMLINK_NOFOLLOW) < 0) {
 			if (errno == ENOENT || errno == ENOTDIR)
 				continue;
 			return st_error_set(c->err, errno, "stat \"/%s\" in a lower layer", path);
@@ -164,19 +243,41 @@ static int lookup(struct nchg *c, const struct level *up, const char *path, stru
 		if (!*found) {
 			*found = true;
 			*st = s;
-			*top = i;
+			top->layer = layer;
+			top->path = strdup(path);
+			if (!top->path)
+				return st_error_set(c->err, ENOMEM, "changes");
 		}
 		if (!S_ISDIR(s.st_mode) || !S_ISDIR(st->st_mode))
 			break; /* a non-directory hides everything below it */
 		if (dir) {
-			size_t *nv = realloc(dir->idx, (dir->n + 1) * sizeof(*nv));
-			if (!nv)
-				return st_error_set(c->err, ENOMEM, "changes");
-			dir->idx = nv;
-			dir->idx[dir->n++] = i;
+			int r = level_push(c, dir, layer, path);
+			if (r < 0)
+				return r;
 		}
-		if (is_opaque(c->roots[i], path))
+		if (is_opaque(c->roots[layer], path))
 			break;
+		char *red = redirect_of(c->roots[layer], path);
+		bool oom = false;
+		if (red && red[0] == '/') {
+			free(abs);
+			abs = strdup(red + 1);
+			next_layer = layer + 1;
+			oom = !abs;
+		} else if (red && abs) {
+			char *slash = strrchr(abs, '/');
+			char *np = slash ? st_asprintf("%.*s/%s", (int)(slash - abs), abs, red) : strdup(red);
+			free(abs);
+			abs = np;
+			oom = !np;
+		} else if (red) {
+			free(cur);
+			cur = strdup(red);
+			oom = !cur;
+		}
+		free(red);
+		if (oom)
+			return st_error_set(c->err, ENOMEM, "changes");
 	}
 	return 0;
 }
@@ -189,12 +290,13 @@ static int hidden_names(struct nchg *c, const struct level *lv, int ufd, const c
 	st_hashmap_init(&seen, NULL);
 	int r = 0;
 	for (size_t k = 0; k < lv->n && r >= 0; k++) {
-		_cleanup_close_ int dfd = st_open_nofollow(c->roots[lv->idx[k]], *path ? path : ".",
+		const char *lp = lv->v[k].path;
+		_cleanup_close_ int dfd = st_open_nofollow(c->roots[lv->v[k].layer], *lp ? lp : ".",
 							   O_RDONLY | O_DIRECTORY, 0);
 		char **names = NULL;
 		size_t n = 0;
 		if (dfd < 0 || (r = st_list_dir(dfd, &names, &n)) < 0) {
-			r = st_error_set(c->err, dfd < 0 ? -dfd : -r, "list \"/%s\" in a lower layer", path);
+			r = st_error_set(c->err, dfd < 0 ? -dfd : -r, "list \"/%s\" in a lower layer", lp);
 			break;
 		}
 		for (size_t j = 0; j < n && r >= 0; j++) {
@@ -208,7 +310,7 @@ static int hidden_names(struct nchg *c, const struct level *lv, int ufd, const c
 			if (fstatat(dfd, names[j], &s, AT_SYMLINK_NOFOLLOW) < 0 || is_whiteout(&s) ||
 			    faccessat(ufd, names[j], F_OK, AT_SYMLINK_NOFOLLOW) == 0)
 				continue;
-			char *p = st_asprintf("%s%s%s", path, *path ? "/" : "", names[j]);
+			char *p = join(path, names[j]);
 			r = p ? add(c, p, ST_CHANGE_DELETE) : st_error_set(c->err, ENOMEM, "changes");
 			free(p);
 		}
@@ -234,16 +336,17 @@ static void drop_overlay_xattrs(struct st_xattrs *x)
 
 /* A directory that both have is changed when its own metadata is (what
  * the naive diff compares: owner, mode, xattrs). */
-static bool dir_meta_changed(struct nchg *c, const struct st_walk_ent *e, size_t top)
+static bool dir_meta_changed(struct nchg *c, const struct st_walk_ent *e, const struct lower_dir *top)
 {
 	struct stat ls;
-	if (fstatat(c->roots[top], e->path, &ls, AT_SYMLINK_NOFOLLOW) < 0)
+	int rfd = c->roots[top->layer];
+	if (fstatat(rfd, top->path, &ls, AT_SYMLINK_NOFOLLOW) < 0)
 		return true;
 	if (ls.st_mode != e->st.st_mode || ls.st_uid != e->st.st_uid || ls.st_gid != e->st.st_gid)
 		return true;
 	struct st_xattrs a = {0}, b = {0};
 	st_xattrs_read(e->dirfd, e->name, &a);
-	st_xattrs_read(c->roots[top], e->path, &b);
+	st_xattrs_read(rfd, top->path, &b);
 	drop_overlay_xattrs(&a);
 	drop_overlay_xattrs(&b);
 	bool differ = !st_xattrs_equal(&a, &b);
@@ -255,7 +358,6 @@ static bool dir_meta_changed(struct nchg *c, const struct st_walk_ent *e, size_t
 static int changes_cb(void *ctx, const struct st_walk_ent *e)
 {
 	struct nchg *c = ctx;
-	const struct level *up = &c->lv[e->depth - 1];
 	if (e->post) {
 		struct level *lv = &c->lv[e->depth];
 		int r = 0;
@@ -264,11 +366,9 @@ static int changes_cb(void *ctx, const struct st_walk_ent *e)
 			r = ufd < 0 ? st_error_set(c->err, -ufd, "open \"/%s\"", e->path)
 				    : hidden_names(c, lv, ufd, e->path);
 		}
-		if (r >= 0 && lv->lower_dir && (c->out->n > lv->mark || dir_meta_changed(c, e, lv->top)))
+		if (r >= 0 && lv->lower_dir && (c->out->n > lv->mark || dir_meta_changed(c, e, &lv->top)))
 			r = add(c, e->path, ST_CHANGE_MODIFY);
-		free(lv->idx);
-		lv->idx = NULL;
-		lv->n = 0;
+		level_clear(lv);
 		return r;
 	}
 	bool dir = S_ISDIR(e->st.st_mode);
@@ -276,22 +376,59 @@ static int changes_cb(void *ctx, const struct st_walk_ent *e)
 	int r = dir ? level_at(c, (size_t)e->depth, &lv) : 0;
 	if (r < 0)
 		return r;
-	up = &c->lv[e->depth - 1]; /* level_at may have moved the array */
+	const struct level *up = &c->lv[e->depth - 1]; /* after level_at: it may move the array */
 	struct stat ls;
-	size_t top = 0;
+	struct lower_dir top;
 	bool found;
-	if ((r = lookup(c, up, e->path, &ls, &top, lv, &found)) < 0)
-		return r;
-	if (is_whiteout(&e->st))
-		return found ? add(c, e->path, ST_CHANGE_DELETE) : 0;
-	if (!dir || !found || !S_ISDIR(ls.st_mode))
+	r = lookup(c, up, e->name, &ls, &top, lv, &found);
+	if (r >= 0 && is_whiteout(&e->st))
+		r = found ? add(c, e->path, ST_CHANGE_DELETE) : 0;
+	else if (r >= 0 && (!dir || !found || !S_ISDIR(ls.st_mode)))
 		r = add(c, e->path, found ? ST_CHANGE_MODIFY : ST_CHANGE_ADD);
-	if (dir) {
+	if (r >= 0 && dir) {
 		lv->hide = up->hide || is_opaque(e->dirfd, e->name);
 		lv->lower_dir = found && S_ISDIR(ls.st_mode);
 		lv->top = top;
 		lv->mark = c->out->n;
+		top.path = NULL;
 	}
+	free(top.path);
+	return r;
+}
+
+/* Does diff/ hold a renamed directory (a redirect)? Then it lacks that
+ * directory's lower content, and only the naive diff is right for this
+ * layer. Directories only, by d_type: no stat per file. */
+static int find_redirect(int dfd, bool *found)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return -e;
+	}
+	int r = 0;
+	struct dirent *de;
+	while (r >= 0 && !*found && (de = readdir(d))) {
+		if (de->d_type != DT_DIR || strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		char *red = redirect_of(dirfd(d), de->d_name);
+		if (red) {
+			free(red);
+			*found = true;
+			break;
+		}
+		int sub = st_open_nofollow(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY, 0);
+		if (sub < 0) {
+			r = sub;
+			break;
+		}
+		r = find_redirect(sub, found);
+		close(sub);
+	}
+	closedir(d);
 	return r;
 }
 
@@ -328,17 +465,14 @@ int ovl_changes(struct st_driver *d, const char *id, const char *parent, struct 
 	}
 	if ((r = level_at(&c, 0, &root)) < 0)
 		goto out;
-	root->idx = calloc(nlinks ? nlinks : 1, sizeof(*root->idx));
-	if (!root->idx) {
-		r = st_error_set(err, ENOMEM, "changes");
-		goto out;
-	}
 	/* the lower roots merge up to the first opaque one */
-	for (size_t i = 0; i < nlinks; i++) {
-		root->idx[root->n++] = i;
+	for (size_t i = 0; i < nlinks && r >= 0; i++) {
+		r = level_push(&c, root, i, "");
 		if (is_opaque(c.roots[i], ""))
 			break;
 	}
+	if (r < 0)
+		goto out;
 	root->hide = is_opaque(ufd, "");
 	r = st_walk(ufd, changes_cb, &c, err);
 	if (r >= 0 && root->hide && root->n > 0)
@@ -348,7 +482,7 @@ out:
 		close(c.roots[i]);
 	free(c.roots);
 	for (size_t i = 0; i < c.nlv; i++)
-		free(c.lv[i].idx);
+		level_clear(&c.lv[i]);
 	free(c.lv);
 	st_strv_free(links, nlinks);
 	if (r < 0) {

@@ -65,7 +65,7 @@ static bool user_opt_ok(const char *opt)
 
 int ovl_mount_options(const char *user, char *out, size_t len, struct st_error *err)
 {
-	bool user_redirect = false, user_metacopy = false, metacopy_on = false;
+	bool user_redirect = false, user_metacopy = false;
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", user ? user : "");
 	if (user && strlen(user) >= sizeof(buf))
@@ -77,17 +77,19 @@ int ovl_mount_options(const char *user, char *out, size_t len, struct st_error *
 					     "metacopy=, xino=, volatile)", o);
 		user_redirect |= st_str_has_prefix(o, "redirect_dir=");
 		user_metacopy |= st_str_has_prefix(o, "metacopy=");
-		metacopy_on |= strcmp(o, "metacopy=on") == 0;
 	}
-	/* index=off: layers are moved and committed in place, an index would
-	 * pin them to the first upper they met. redirect_dir and metacopy off:
-	 * then a layer's diff/ holds all of its changes (native diff). */
+	/* index=off: layers are committed in place, an index would pin them to
+	 * the first upper they met. redirect_dir=on: rename(2) of a directory
+	 * from a lower layer works (else EXDEV, which programs other than mv
+	 * rarely handle); such a layer's diff/ lacks the directory's content and
+	 * is diffed naively. metacopy=off: a chown or chmod copies the data up,
+	 * so that diff/ stays complete. */
 	size_t o = 0;
 	out[0] = '\0';
 	if (param_exists("index"))
 		o += (size_t)snprintf(out + o, len - o, "index=off");
-	if (!user_redirect && !metacopy_on && param_exists("redirect_dir"))
-		o += (size_t)snprintf(out + o, len - o, "%sredirect_dir=off", o ? "," : "");
+	if (!user_redirect && param_exists("redirect_dir"))
+		o += (size_t)snprintf(out + o, len - o, "%sredirect_dir=on", o ? "," : "");
 	if (!user_metacopy && param_exists("metacopy"))
 		o += (size_t)snprintf(out + o, len - o, "%smetacopy=off", o ? "," : "");
 	if (user && *user)

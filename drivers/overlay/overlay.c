@@ -390,6 +390,9 @@ static int ovl_status(struct st_driver *d, struct st_kvlist *out)
 	if (!o->native_diff)
 		st_kvlist_add(out, "Naive Diff Reason", "%s", o->native_why);
 	st_kvlist_add(out, "Using metacopy", "%s", strstr(o->opts, "metacopy=on") ? "true" : "false");
+	st_kvlist_add(out, "Renamed Directories", "%s",
+		      o->redirects ? "redirects (a layer holding one is diffed naively)"
+				   : "copied (rename(2) of a lower directory fails with EXDEV)");
 	st_kvlist_add(out, "Mount API", "%s", o->lowerdir_plus ? "fsconfig lowerdir+" : "mount(2) with short relative paths");
 	st_kvlist_add(out, "Max Layers", "%d", OVL_MAX_LOWERS);
 	st_kvlist_add(out, "Mount Options", "%s", o->opts);

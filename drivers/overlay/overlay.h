@@ -30,6 +30,8 @@ struct ovl {
 	int l_fd;                  /* <home>/l */
 	bool lowerdir_plus;        /* mount through fsconfig "lowerdir+" */
 	bool native_diff;          /* diff/ is an exact change set */
+	bool redirects;            /* renamed directories become redirects:
+				    * a layer holding one is diffed naively */
 	char native_why[256];      /* why native diff is off */
 	char opts[512];            /* mount options every layer mount gets */
 	int64_t default_size;      /* init option size= (0: none) */

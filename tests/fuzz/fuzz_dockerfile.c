@@ -1,6 +1,7 @@
 /* libFuzzer harness for the Dockerfile parser, the word expanders and the
  * .dockerignore matcher. The input is read three ways: as a Dockerfile
- * (every parsed argument and flag is then expanded), as one word to expand,
+ * (every parsed argument and flag is then expanded, ONBUILD trigger text
+ * parsed back), as one word to expand,
  * and as a .dockerignore matched against paths taken from its own lines.
  * Structural invariants of the results are checked with abort().
  *   clang -fsanitize=fuzzer,address -Iinclude -Icore -Icore/builder \
@@ -50,9 +51,21 @@ static void fuzz_instr(const struct st_df_instr *in, const struct st_kvlist *var
 		fuzz_expand(in->flags[i].value, vars, esc);
 	}
 	if (in->sub) {
-		if (strcmp(in->cmd, "ONBUILD") != 0 || in->sub->sub)
+		if (strcmp(in->cmd, "ONBUILD") != 0 || in->sub->sub || in->nargs != 1)
 			abort();
 		fuzz_instr(in->sub, vars, esc);
+		/* the stored trigger text parses back to the same instruction */
+		struct st_df_instr t;
+		struct st_error err;
+		if (esc == '\\') {
+			if (st_df_parse_trigger(in->args[0], NULL, &t, &err) < 0 || strcmp(t.cmd, in->sub->cmd) != 0 ||
+			    t.nargs != in->sub->nargs || t.nflags != in->sub->nflags || t.json != in->sub->json)
+				abort();
+			for (size_t i = 0; i < t.nargs; i++)
+				if (strcmp(t.args[i], in->sub->args[i]) != 0)
+					abort();
+			st_df_instr_free(&t);
+		}
 	}
 }
 

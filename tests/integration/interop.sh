@@ -128,14 +128,15 @@ mkbase || { echo "FAIL setup: cannot make the busybox base (busybox-static, attr
 st import "$T/base.tar" localbase >/dev/null || { echo "FAIL setup: strata import of the base"; exit 1; }
 
 # the image strata builds: config (Env, WorkingDir, User) must survive, and
-# two identical empty layers make docker-archive's symlinked layer.tar
+# two identical layers make docker-archive's symlinked layer.tar
 mkdir -p "$T/sctx"
+echo note >"$T/sctx/note"
 cat >"$T/sctx/Dockerfile" <<'EOF'
 FROM localbase
 ENV GREETING=hello-from-strata
 RUN mkdir -p /work && echo payload > /work/data && chown -R 1000:1000 /work
-RUN true
-RUN true
+COPY note /note
+COPY note /note
 WORKDIR /work
 USER 1000
 ENTRYPOINT ["/bin/sh", "-c", "echo $GREETING $(pwd) $(id -u) $(cat data)"]
@@ -144,6 +145,10 @@ WANT="hello-from-strata /work 1000 payload"
 st build --network none -q -t strata/made:v1 "$T/sctx" >/dev/null || { echo "FAIL setup: strata build"; exit 1; }
 SID=$(image_id strata/made:v1)
 st save -o "$T/strata-made.tar" strata/made:v1 || { echo "FAIL setup: strata save"; exit 1; }
+# what the peers are given: docker 20.10's layout, the repeated layer a symlink
+t=strata_archive_has_a_symlinked_repeated_layer
+tar -tvf "$T/strata-made.tar" | grep -q '^l.*/layer.tar -> \.\./[0-9a-f]\{64\}/layer.tar$' &&
+	pass $t || fail $t "$(tar -tvf "$T/strata-made.tar" | grep layer.tar)"
 
 have_docker=0 have_podman=0 have_skopeo=0
 if ! command -v dockerd >/dev/null || [ ! -x /usr/bin/docker ]; then

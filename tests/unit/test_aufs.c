@@ -567,6 +567,64 @@ START_TEST(test_docker_layer_directory_diffs_to_the_same_change_set)
 }
 END_TEST
 
+/* A whole store as Docker's aufs driver leaves it (no records of ours):
+ * opening it takes its layers in with their parents, and they diff. */
+START_TEST(test_store_written_by_docker_is_read_as_is)
+{
+	const char *home = path_in(tmp, "docker-aufs", NULL);
+	const char *img1 = "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809";
+	const char *img2 = "9f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a0";
+	ck_assert_int_eq(st_test_sh("umask 022 && mkdir -p '%s' && cd '%s' && A=%s B=%s"
+				    " && mkdir -p diff/$A/etc diff/$A/bin diff/$B/etc diff/$B/bin diff/ctr-init/etc diff/ctr/tmp"
+				    "    mnt/$A mnt/$B mnt/ctr-init mnt/ctr layers"
+				    " && echo root > diff/$A/etc/passwd && echo sh > diff/$A/bin/sh"
+				    " && : > diff/$A/.wh..wh.aufs && mkdir diff/$A/.wh..wh.orph diff/$A/.wh..wh.plnk"
+				    " && : > diff/$B/etc/.wh.passwd && echo wheel > diff/$B/etc/group"
+				    " && : > diff/$B/bin/.wh..wh..opq && echo ls > diff/$B/bin/ls"
+				    " && : > diff/ctr-init/etc/hosts && : > diff/ctr-init/.dockerenv && echo t > diff/ctr/tmp/t"
+				    " && : > layers/$A && printf '%%s\\n' $A > layers/$B"
+				    " && printf '%%s\\n' $B $A > layers/ctr-init && printf '%%s\\n' ctr-init $B $A > layers/ctr",
+				    home, home, img1, img2),
+			 0);
+	struct st_driver *a = open_aufs(home);
+	char **ids;
+	size_t n;
+	struct st_error err = {0};
+	ST_OK(st_drv_list(a, &ids, &n, &err), &err);
+	ck_assert_uint_eq(n, 4);
+	st_strv_free(ids, n);
+	char parent[130];
+	ST_OK(st_drv_parent(a, "ctr", parent, sizeof(parent), &err), &err);
+	ck_assert_str_eq(parent, "ctr-init");
+	ST_OK(st_drv_parent(a, img2, parent, sizeof(parent), &err), &err);
+	ck_assert_str_eq(parent, img1);
+	char *c = changes_of(a, img2);
+	ck_assert_str_eq(c, "C /bin\nA /bin/ls\nD /bin/sh\nC /etc\nA /etc/group\nD /etc/passwd\n");
+	free(c);
+	c = changes_of(a, "ctr");
+	ck_assert_str_eq(c, "A /tmp\nA /tmp/t\n");
+	free(c);
+	c = changes_of(a, img1);
+	ck_assert_str_eq(c, "A /bin\nA /bin/sh\nA /etc\nA /etc/passwd\n");
+	free(c);
+	struct tt_buf t;
+	diff_of(a, img2, &t);
+	char *list = tt_tar_list(t.data, t.len);
+	ck_assert_msg(strstr(list, "f bin/.wh..wh..opq\n") && strstr(list, "f etc/.wh.passwd\n") && !strstr(list, "orph"),
+		      "%s", list);
+	free(list);
+	tt_buf_free(&t);
+	ck_assert_int_eq(st_drv_remove(a, img1, &err), -EBUSY); /* it has children */
+	st_driver_close(a);
+	/* opened again: the same four, nothing twice */
+	a = open_aufs(home);
+	ST_OK(st_drv_list(a, &ids, &n, &err), &err);
+	ck_assert_uint_eq(n, 4);
+	st_strv_free(ids, n);
+	st_driver_close(a);
+}
+END_TEST
+
 /* --------------------------------------------------------- pseudo-links */
 
 START_TEST(test_plink_flush_links_every_name_into_the_rw_branch)
@@ -695,6 +753,7 @@ static Suite *suite(void)
 	tcase_add_test(dirs, test_diff_unpacks_to_the_same_tree);
 	tcase_add_test(dirs, test_aufs_internal_files_are_skipped);
 	tcase_add_test(dirs, test_docker_layer_directory_diffs_to_the_same_change_set);
+	tcase_add_test(dirs, test_store_written_by_docker_is_read_as_is);
 	tcase_add_test(dirs, test_plink_flush_links_every_name_into_the_rw_branch);
 	tcase_add_test(dirs, test_remove_renames_first_and_leaves_nothing);
 	tcase_add_test(dirs, test_remove_of_a_busy_mount_fails_clearly_and_keeps_the_layer);

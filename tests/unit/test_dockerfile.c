@@ -551,6 +551,7 @@ START_TEST(test_from_forms)
 	parse_fails("FROM a b\n", "Dockerfile:1: FROM requires either one or three arguments");
 	parse_fails("FROM a AS b c\n", "Dockerfile:1: FROM requires either one or three arguments");
 	parse_fails("FROM a FOR b\n", "Dockerfile:1: FROM requires either one or three arguments");
+	parse_fails("FROM a AS one\nFROM b\nFROM c AS One\n", "Dockerfile:3: duplicate stage name \"one\"");
 	parse_fails("FROM a AS 1st\n",
 		    "Dockerfile:1: invalid name for build stage: \"1st\", name can't start with a number or contain "
 		    "symbols");

@@ -404,12 +404,80 @@ START_TEST(test_overlay_diff_turns_devices_and_opaque_dirs_into_oci_whiteouts)
 }
 END_TEST
 
-/* A directory of a lower layer renamed in a read-write layer: with
- * redirect_dir off the kernel refuses rename(2) (EXDEV) and mv copies, so
- * diff/ holds the new name in full and a whiteout for the old one. */
-START_TEST(test_overlay_rename_of_lower_directory_shows_in_native_diff)
+/* Size of the tar entry named name, -1 when absent. */
+static int64_t tar_entry_size(const struct tt_buf *b, const char *name)
+{
+	struct archive *a = archive_read_new();
+	archive_read_support_format_tar(a);
+	ck_assert_int_eq(archive_read_open_memory(a, b->data, b->len), ARCHIVE_OK);
+	struct archive_entry *e;
+	int64_t size = -1;
+	while (archive_read_next_header(a, &e) == ARCHIVE_OK)
+		if (strcmp(archive_entry_pathname(e), name) == 0)
+			size = archive_entry_size(e);
+	archive_read_free(a);
+	return size;
+}
+
+/* rename(2) of a directory from a lower layer works (redirect_dir=on): diff/
+ * then holds only a redirect, and the layer is diffed naively. */
+START_TEST(test_overlay_rename_of_lower_directory_is_diffed_right)
 {
 	struct st_driver *d = open_drv("h", NULL);
+	char buf[256];
+	ck_assert_msg(st_str_has_prefix(status_of(d, "Renamed Directories", buf, sizeof(buf)), "redirects"), "%s", buf);
+	make_base(d, "base");
+	create(d, "rw", "base", true);
+	char *m = mount_layer(d, "rw");
+	char from[PATH_MAX], to[PATH_MAX];
+	snprintf(from, sizeof(from), "%s/d", m);
+	snprintf(to, sizeof(to), "%s/d2", m);
+	ck_assert_msg(rename(from, to) == 0, "rename: %s", strerror(errno));
+	char *diff = layer_path("h", "rw", "diff");
+	ck_assert(st_test_exists(diff, "d2") && !st_test_exists(diff, "d2/f")); /* only a redirect */
+	char *ch = changes_text(d, "rw");
+	ck_assert_str_eq(ch, "D /d\nA /d2\nA /d2/f\nA /d2/g\n");
+	struct tt_buf raw;
+	char *list = diff_list(d, "rw", &raw);
+	ck_assert_msg(has_line(list, "f .wh.d") && has_line(list, "f d2/f") && has_line(list, "f d2/g"), "diff:\n%s", list);
+	struct st_error err = {0};
+	ck_assert_int_eq(st_drv_diff_size(d, "rw", NULL, &err), 2);
+	create(d, "copy", "base", false);
+	struct tt_memreader mr;
+	ST_OK(st_drv_apply(d, "copy", NULL, tt_memreader(&mr, raw.data, raw.len, 0), &err), &err);
+	char *mc = mount_layer(d, "copy");
+	char *s1 = snap_tree(m, 0), *s2 = snap_tree(mc, 0);
+	ck_assert_snap_eq(s1, s2, "renamed directory after a round trip");
+	put(d, "copy");
+	put(d, "rw");
+	/* committed in place, the redirect is followed for its children: a
+	 * change below the renamed directory is a change, not an addition */
+	ST_OK(st_drv_commit(d, "rw", &err), &err);
+	create(d, "child", "rw", true);
+	char *mch = mount_layer(d, "child");
+	ck_assert_int_eq(st_test_sh("cd %s && echo F > d2/f && rm d2/g && echo n > d2/n", mch), 0);
+	put(d, "child");
+	free(ch);
+	ch = changes_text(d, "child");
+	ck_assert_str_eq(ch, "C /d2\nC /d2/f\nD /d2/g\nA /d2/n\n");
+	free(mch);
+	free(s1);
+	free(s2);
+	free(mc);
+	free(ch);
+	free(list);
+	free(diff);
+	tt_buf_free(&raw);
+	free(m);
+	st_driver_close(d);
+}
+END_TEST
+
+/* With redirect_dir off the kernel refuses rename(2) of a lower directory
+ * (EXDEV) and mv copies it: diff/ then holds the new name in full. */
+START_TEST(test_overlay_rename_without_redirects_copies_into_diff)
+{
+	struct st_driver *d = open_drv("h", "mountopt=redirect_dir=off");
 	make_base(d, "base");
 	create(d, "rw", "base", true);
 	char *m = mount_layer(d, "rw");
@@ -419,70 +487,60 @@ START_TEST(test_overlay_rename_of_lower_directory_shows_in_native_diff)
 	ck_assert_int_lt(rename(from, to), 0);
 	ck_assert_int_eq(errno, EXDEV);
 	ck_assert_int_eq(st_test_sh("mv %s %s", from, to), 0);
-	char *ch = changes_text(d, "rw");
-	ck_assert_str_eq(ch, "D /d\nA /d2\nA /d2/f\nA /d2/g\n");
-	struct tt_buf raw;
-	char *list = diff_list(d, "rw", &raw);
-	ck_assert_msg(has_line(list, "f .wh.d") && has_line(list, "f d2/f") && has_line(list, "f d2/g"), "diff:\n%s", list);
-	create(d, "copy", "base", false);
-	struct tt_memreader mr;
-	struct st_error err = {0};
-	ST_OK(st_drv_apply(d, "copy", NULL, tt_memreader(&mr, raw.data, raw.len, 0), &err), &err);
-	char *mc = mount_layer(d, "copy");
-	char *s1 = snap_tree(m, 0), *s2 = snap_tree(mc, 0);
-	ck_assert_snap_eq(s1, s2, "renamed directory after a round trip");
-	put(d, "copy");
-	put(d, "rw");
-	free(s1);
-	free(s2);
-	free(mc);
-	free(ch);
-	free(list);
-	tt_buf_free(&raw);
-	free(m);
-	st_driver_close(d);
-}
-END_TEST
-
-/* With redirect_dir on, a renamed lower directory is only a redirect xattr
- * in diff/: the driver must notice at init and diff the mounted trees. */
-START_TEST(test_overlay_native_diff_falls_back_when_redirect_dir_is_on)
-{
-	struct st_driver *d = open_drv("h", "mountopt=redirect_dir=on");
-	char buf[256];
-	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false");
-	ck_assert_msg(strstr(status_of(d, "Naive Diff Reason", buf, sizeof(buf)), "redirect_dir"), "%s", buf);
-	make_base(d, "base");
-	create(d, "rw", "base", true);
-	char *m = mount_layer(d, "rw");
-	char from[PATH_MAX], to[PATH_MAX];
-	snprintf(from, sizeof(from), "%s/d", m);
-	snprintf(to, sizeof(to), "%s/d2", m);
-	ck_assert_int_eq(rename(from, to), 0);
-	/* what makes diff/ incomplete: d2 there is empty */
 	char *diff = layer_path("h", "rw", "diff");
-	ck_assert(st_test_exists(diff, "d2") && !st_test_exists(diff, "d2/f"));
-	put(d, "rw");
+	ck_assert(st_test_exists(diff, "d2/f") && st_test_exists(diff, "d2/g"));
 	char *ch = changes_text(d, "rw");
 	ck_assert_str_eq(ch, "D /d\nA /d2\nA /d2/f\nA /d2/g\n");
 	char *list = diff_list(d, "rw", NULL);
 	ck_assert_msg(has_line(list, "f .wh.d") && has_line(list, "f d2/f") && has_line(list, "f d2/g"), "diff:\n%s", list);
-	struct st_error err = {0};
-	ck_assert_int_eq(st_drv_diff_size(d, "rw", NULL, &err), 2);
+	put(d, "rw");
 	free(ch);
 	free(list);
 	free(diff);
 	free(m);
 	st_driver_close(d);
-	d = open_drv("h2", "mountopt=metacopy=on");
+}
+END_TEST
+
+/* With metacopy on, a chown copies up only the metadata: diff/ has an empty
+ * file. The driver must notice at init and diff the mounted trees. */
+START_TEST(test_overlay_native_diff_falls_back_when_metacopy_is_on)
+{
+	struct st_driver *d = open_drv("h", "mountopt=metacopy=on");
+	char buf[256];
 	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false");
 	ck_assert_msg(strstr(status_of(d, "Naive Diff Reason", buf, sizeof(buf)), "metacopy"), "%s", buf);
+	make_base(d, "base");
+	create(d, "rw", "base", true);
+	char *m = mount_layer(d, "rw");
+	ck_assert_int_eq(st_test_sh("chown 1:1 %s/keep", m), 0);
+	put(d, "rw");
+	/* what makes diff/ incomplete: the copy there has no data */
+	char *diff = layer_path("h", "rw", "diff");
+	char p[PATH_MAX];
+	snprintf(p, sizeof(p), "%s/keep", diff);
+	ck_assert_int_ge(lgetxattr(p, "trusted.overlay.metacopy", NULL, 0), 0);
+	struct tt_buf raw;
+	free(diff_list(d, "rw", &raw));
+	ck_assert_int_eq(tar_entry_size(&raw, "keep"), 4);
+	char *ch = changes_text(d, "rw");
+	ck_assert_str_eq(ch, "C /keep\n");
+	tt_buf_free(&raw);
+	free(ch);
+	free(diff);
+	free(m);
+	st_driver_close(d);
+	/* the default keeps metacopy off */
+	d = open_drv("h2", NULL);
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "true");
+	ck_assert_str_eq(status_of(d, "Using metacopy", buf, sizeof(buf)), "false");
 	st_driver_close(d);
 	/* the options are checked: overlay's own layout is not the user's */
 	struct st_kvlist kv = {0};
 	st_kvlist_add(&kv, "mountopt", "upperdir=/etc");
 	char home[PATH_MAX];
 	snprintf(home, sizeof(home), "%s/h3", tmp);
+	struct st_error err = {0};
 	ck_assert_int_lt(st_driver_open("overlay", home, &kv, &d, &err), 0);
 	ck_assert_msg(strstr(err.msg, "upperdir=/etc") != NULL, "%s", err.msg);
 	st_kvlist_free(&kv);
@@ -696,13 +754,22 @@ START_TEST(test_overlay_interrupted_remove_finishes_on_next_open)
 		ck_assert_int_eq(st_test_sh("cd %s && mkdir many && cd many && seq 1 3000 | xargs touch", km), 0);
 		put(d, "k");
 		free(km);
+		int ready[2];
+		ck_assert_int_eq(pipe(ready), 0);
 		pid_t pid = fork();
 		if (pid == 0) {
 			struct st_driver *cd = open_drv("h", NULL);
 			struct st_error e = {0};
+			if (write(ready[1], "r", 1) != 1)
+				_exit(2);
 			_exit(st_drv_remove(cd, "k", &e) < 0 ? 1 : 0);
 		}
-		usleep((useconds_t)(delay * delay * 1500));
+		char c;
+		close(ready[1]);
+		ck_assert_int_eq(read(ready[0], &c, 1), 1);
+		close(ready[0]);
+		/* 0 to 25 ms into the removal */
+		usleep((useconds_t)(delay * delay * 500));
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		recover(&d, "h");
@@ -861,8 +928,9 @@ int main(void)
 	tcase_add_test(tc, test_overlay_committed_layer_mounts_readonly_without_upper);
 	tcase_add_test(tc, test_overlay_apply_turns_oci_whiteouts_into_devices_and_opaque_xattrs);
 	tcase_add_test(tc, test_overlay_diff_turns_devices_and_opaque_dirs_into_oci_whiteouts);
-	tcase_add_test(tc, test_overlay_rename_of_lower_directory_shows_in_native_diff);
-	tcase_add_test(tc, test_overlay_native_diff_falls_back_when_redirect_dir_is_on);
+	tcase_add_test(tc, test_overlay_rename_of_lower_directory_is_diffed_right);
+	tcase_add_test(tc, test_overlay_rename_without_redirects_copies_into_diff);
+	tcase_add_test(tc, test_overlay_native_diff_falls_back_when_metacopy_is_on);
 	tcase_add_test(tc, test_overlay_500_layer_chain_mounts_with_both_apis_and_501_is_refused);
 	tcase_add_test(tc, test_overlay_mount_past_kernel_limit_says_so);
 	tcase_add_test(tc, test_overlay_remove_never_leaves_a_mount);

@@ -33,7 +33,7 @@ timeout -k 5 "${VM_TIMEOUT:-540}" qemu-system-x86_64 -accel tcg -M pc -cpu max \
 	-smp "${SMP:-1}" -m "${MEM:-2G}" \
 	-bios /usr/share/qemu/qboot.rom -nographic -no-reboot -nic none \
 	-kernel "$CACHE/vmlinux" -initrd "$CACHE/initrd.img" \
-	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off vmtest.script=$SCRIPT vmtest.out=$OUT vmtest.kdir=$CACHE/kernel" \
+	-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off ${VM_APPEND:-} vmtest.script=$SCRIPT vmtest.out=$OUT vmtest.kdir=$CACHE/kernel" \
 	-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 	-virtfs local,path="$OUT",mount_tag=hostout,security_model=none \
 	</dev/null 2>&1 | stamp | if [ "${VM_ECHO:-0}" = 1 ]; then tee -a "$LOG"; else cat >>"$LOG"; fi

@@ -20,7 +20,7 @@ done
 [ -f "$OUT/env" ] || { echo "runner: no env file in \"$OUT\""; exit 1; }
 # shellcheck source=/dev/null
 . "$OUT/env"
-export VM_OUT=$OUT STRATA_VM=1 STRATA_TEST_TMP=/tmp
+export STRATA_SRC BUILD VM_OUT=$OUT STRATA_VM=1 STRATA_TEST_TMP=/tmp
 export STRATA_BUILD=$STRATA_SRC/$BUILD STRATA_BIN=$STRATA_SRC/$BUILD/strata
 export CK_DEFAULT_TIMEOUT=${CK_DEFAULT_TIMEOUT:-600}
 

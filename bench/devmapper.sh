@@ -1,0 +1,152 @@
+#!/bin/bash
+# devmapper driver benchmark, on a loopback thin pool, in one run:
+#  1. snapshot creation (a read-write child) for a parent of 10 files and of
+#     100,000 files: must be flat, the parent's size must not show; against
+#     the raw pool message (`dmsetup message POOL 0 create_snap`) and a no-op
+#     strata command (the process, store-open and pool-activation cost every
+#     strata command pays);
+#  2. apply of a 100 MB / 20,000-file layer tar (activate, mount, extract,
+#     sync, unmount), against `tar -x` into ext4 on a thin device of a raw
+#     pool of the same geometry on the same filesystem (mount, extract, sync,
+#     unmount).
+# Reported as medians of RUNS runs (default 3) in ms, and as ratios.
+#
+# This machine's kernel has no device-mapper: run from here, the script
+# makes its inputs (bench/results/tmp/devmapper/, ignored by git), boots
+# the VM (tests/vm) and runs itself inside; the numbers are the VM's (TCG).
+#   BUILD=build-dm bench/devmapper.sh [RUNS]
+set -eu
+cd "$(dirname "$0")/.."
+TOP=$PWD
+BUILD=${BUILD:-build}
+BIN=${STRATA_BIN:-$TOP/$BUILD/strata}
+RUNS=${1:-3}
+IN=$TOP/bench/results/tmp/devmapper
+. tests/conformance/env-devmapper.sh
+
+# gen DIR NFILES TOTAL_BYTES: NFILES files in 100 directories, sizes drawn
+# (seeded) so that they add up to about TOTAL_BYTES
+gen() {
+	python3 - "$@" <<'EOF'
+import os, random, sys
+root, n, total = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+rnd = random.Random(42)
+avg = total // n if n else 0
+for i in range(n):
+    d = os.path.join(root, "d%02d" % (i % 100))
+    os.makedirs(d, exist_ok=True)
+    size = rnd.randint(0, 2 * avg) if avg else 1
+    with open(os.path.join(d, "f%06d" % i), "wb") as f:
+        f.write(rnd.randbytes(size) if size else b"")
+EOF
+}
+
+if ! why=$(dm_test_available); then
+	if [ -n "${STRATA_VM:-}" ] || [ ! -x tests/vm/check-vm.sh ]; then
+		echo "SKIP bench/devmapper: $why"
+		exit 0
+	fi
+	# inputs are made here (native speed) and read by the guest over 9p
+	if [ ! -f "$IN/layer.tar" ]; then
+		rm -rf "$IN" && mkdir -p "$IN/src"
+		for x in p10:10:0 p100k:100000:0 layer:20000:$((100 << 20)); do
+			mkdir -p "$IN/src/${x%%:*}"
+			gen "$IN/src/${x%%:*}" "$(echo "$x" | cut -d: -f2)" "${x##*:}"
+			tar -C "$IN/src/${x%%:*}" -cf "$IN/${x%%:*}.tar" .
+		done
+		rm -rf "$IN/src"
+	fi
+	echo "bench/devmapper: no device-mapper here ($why); running in the VM"
+	MEM=${MEM:-4G} VM_TIMEOUT=${VM_TIMEOUT:-3000} VM_SUITE_TIMEOUT=3000 VM_ECHO=0 BUILD=$BUILD \
+		exec tests/vm/check-vm.sh --run bench/devmapper.sh "$RUNS"
+fi
+
+[ -x "$BIN" ] || { echo "bench/devmapper: $BIN is not built" >&2; exit 1; }
+[ -f "$IN/layer.tar" ] || { echo "bench/devmapper: no inputs in $IN (run it from the host)" >&2; exit 1; }
+[ -e /run/udev/control ] || export DM_DISABLE_UDEV=1
+T=$(mktemp -d "${STRATA_TEST_TMP:-/tmp}/strata-bench-dm-XXXXXX")
+trap 'umount "$T/rawmnt" 2>/dev/null; dmsetup remove rawthin 2>/dev/null; dmsetup remove rawpool 2>/dev/null; dm_test_cleanup "$T"; rm -rf "$T"' EXIT
+R=$T/root
+st() { "$BIN" --root "$R" --storage-driver devmapper --storage-opt dm.loopdatasize=8G "$@"; }
+now() { date +%s%N; }
+ms() { echo $((($2 - $1) / 1000000)); }
+median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b ? a / b : 0}'; }
+report() { echo "$*" | tee -a "${VM_OUT:-$T}/report"; }
+
+for x in p10 p100k layer; do cp "$IN/$x.tar" "$T/"; done
+report "== bench/devmapper: kernel $(uname -r), $(nproc) cpu$([ -n "${STRATA_VM:-}" ] && echo ", qemu TCG guest"), loopback pool on $(stat -f -c %T "$T"), $RUNS runs, medians in ms"
+report "layer tar: $(du -m "$T/layer.tar" | cut -f1) MB, $(tar -tf "$T/layer.tar" | grep -vc '/$') files"
+
+st driver create p10 >/dev/null
+st driver apply p10 <"$T/p10.tar" >/dev/null
+st driver create p100k >/dev/null
+st driver apply p100k <"$T/p100k.tar" >/dev/null
+# a mounted layer keeps the pool up between commands, as in a running
+# system; every command still opens the store and the driver
+st driver create keep >/dev/null
+st driver mount keep >/dev/null
+pool=$(st info | sed -n 's/^ Pool Name: //p')
+sync
+
+# --- 1. snapshot creation
+noop=()
+for i in $(seq "$RUNS"); do
+	a=$(now); st driver exists p10; b=$(now); noop+=("$(ms "$a" "$b")")
+done
+declare -A snap raw
+next=1000
+for p in p10 p100k; do
+	c=() r=()
+	pid=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["device_id"])' "$R/devmapper/metadata/$p")
+	for i in $(seq "$RUNS"); do
+		a=$(now); st driver create --parent "$p" --rw "c$p$i" >/dev/null; b=$(now)
+		c+=("$(ms "$a" "$b")")
+		next=$((next + 1))
+		a=$(now); dmsetup message "$pool" 0 "create_snap $next $pid"; b=$(now)
+		r+=("$(ms "$a" "$b")")
+		dmsetup message "$pool" 0 "delete $next"
+	done
+	for i in $(seq "$RUNS"); do st driver rm "c$p$i"; done
+	snap[$p]=$(echo "${c[*]}" | median)
+	raw[$p]=$(echo "${r[*]}" | median)
+	report "$(printf '%-46s %6s ms   (dmsetup message create_snap: %s ms)' "snapshot create, parent of ${p#p} files:" "${snap[$p]}" "${raw[$p]}")"
+done
+nop=$(echo "${noop[*]}" | median)
+report "$(printf '%-46s %6s ms' "strata no-op command (driver exists):" "$nop")"
+report "ratio snapshot create 100,000 / 10 files:       $(ratio "${snap[p100k]}" "${snap[p10]}") (strata)  $(ratio "${raw[p100k]}" "${raw[p10]}") (raw message)"
+report "ratio snapshot create net of the no-op command: $(ratio $((snap[p100k] - nop)) $((snap[p10] - nop)))"
+
+# --- 2. apply of the 100 MB / 20,000-file layer, against tar -x into ext4
+# on a thin device of a raw pool of the same geometry
+truncate -s 8G "$T/rawdata" && truncate -s 2G "$T/rawmeta"
+dl=$(losetup -f --show "$T/rawdata") && ml=$(losetup -f --show "$T/rawmeta")
+dmsetup create rawpool --table "0 $(blockdev --getsz "$dl") thin-pool $ml $dl 128 32768 1 error_if_no_space"
+mkdir -p "$T/rawmnt"
+ap=() tx=()
+for i in $(seq "$RUNS"); do
+	st driver create "l$i" >/dev/null
+	sync
+	a=$(now); st driver apply "l$i" <"$T/layer.tar" >/dev/null; b=$(now)
+	ap+=("$(ms "$a" "$b")")
+	dmsetup message rawpool 0 "create_thin $i"
+	dmsetup create rawthin --table "0 $((10 << 21)) thin $(dmsetup info -c --noheadings -o major,minor --separator : rawpool | tr -d ' ') $i"
+	mkfs.ext4 -q -F -E nodiscard,lazy_itable_init=1,lazy_journal_init=1 /dev/mapper/rawthin
+	sync
+	a=$(now)
+	mount -o noinit_itable /dev/mapper/rawthin "$T/rawmnt"
+	tar -C "$T/rawmnt" -xf "$T/layer.tar"
+	sync -f "$T/rawmnt"
+	umount "$T/rawmnt"
+	b=$(now)
+	tx+=("$(ms "$a" "$b")")
+	dmsetup remove rawthin
+	dmsetup message rawpool 0 "delete $i"
+	st driver rm "l$i"
+done
+a_ms=$(echo "${ap[*]}" | median)
+t_ms=$(echo "${tx[*]}" | median)
+report "$(printf '%-46s %6s ms' "strata driver apply, 100 MB / 20,000 files:" "$a_ms")"
+report "$(printf '%-46s %6s ms' "mount + tar -x + sync + umount, raw thin ext4:" "$t_ms")"
+report "ratio apply / tar into ext4 on a thin device:   $(ratio "$a_ms" "$t_ms") ($(ratio $((a_ms - nop)) "$t_ms") net of the no-op command)"
+st driver unmount keep
