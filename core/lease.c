@@ -285,10 +285,12 @@ static int save_claims(int dfd, const char *name, json_object *driver_layers, st
 /* Undo what a dead lease claimed. Every step can be cut short by another
  * kill and redone by the next sweep: the claims on layers go first (while
  * we hold its lock the lease looks alive to the layer store), then its
- * driver layers, newest first (a build's stack on each other), then its
- * layer holders; the lease files go last, and stay while a driver layer
- * could not be removed (a mount still busy), for the next open to retry. */
-static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
+ * driver layers, newest first (a build's stack on each other). That is done
+ * for every dead lease before any layer holder is dropped: a dead process
+ * may have held published layers with one lease while another of its
+ * leases had a driver layer on top of them (a load registering its next
+ * layer), and the layer store cannot remove a layer under a driver child. */
+static int sweep_driver_layers_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
 {
 	struct sweep_ctx *c = ctx;
 	if (alive)
@@ -296,29 +298,51 @@ static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 	struct st_error e;
 	json_object *a = NULL;
 	_cleanup_json_ json_object *left = json_object_new_array();
-	if (o && json_object_object_get_ex(o, "driver_layers", &a) && json_object_is_type(a, json_type_array)) {
-		if (save_claims(dfd, name, a, &e) < 0)
-			return 0; /* cannot record progress: leave it for the next open */
-		for (size_t i = json_object_array_length(a); i > 0; i--) {
-			const char *id = json_object_get_string(json_object_array_get_idx(a, i - 1));
-			if (!st_valid_id(id) || st_drv_parent(c->s->driver, id, (char[130]){0}, 130, &e) < 0 ||
-			    handed_over(c, id))
-				continue;
-			/* a mount left by the dead process goes first */
-			while (st_drv_mount_count(c->s->driver, id) > 0 && st_drv_put(c->s->driver, id, &e) == 0)
-				;
-			if (st_drv_remove(c->s->driver, id, &e) < 0)
-				json_object_array_add(left, json_object_new_string(id));
-		}
-	}
-	release_lease_holders(c->s, name);
-	if (json_object_array_length(left) > 0) {
-		/* keep the oldest first, as they were claimed */
-		_cleanup_json_ json_object *rev = json_object_new_array();
-		for (size_t i = json_object_array_length(left); i > 0; i--)
-			json_object_array_add(rev, json_object_get(json_object_array_get_idx(left, i - 1)));
-		save_claims(dfd, name, rev, &e);
+	if (!o || !json_object_object_get_ex(o, "driver_layers", &a) || !json_object_is_type(a, json_type_array))
 		return 0;
+	if (save_claims(dfd, name, a, &e) < 0)
+		return 0; /* cannot record progress: leave it for the next open */
+	for (size_t i = json_object_array_length(a); i > 0; i--) {
+		const char *id = json_object_get_string(json_object_array_get_idx(a, i - 1));
+		if (!st_valid_id(id) || st_drv_parent(c->s->driver, id, (char[130]){0}, 130, &e) < 0 ||
+		    handed_over(c, id))
+			continue;
+		/* a mount left by the dead process goes first */
+		while (st_drv_mount_count(c->s->driver, id) > 0 && st_drv_put(c->s->driver, id, &e) == 0)
+			;
+		if (st_drv_remove(c->s->driver, id, &e) < 0)
+			json_object_array_add(left, json_object_new_string(id));
+	}
+	/* keep the oldest first, as they were claimed */
+	_cleanup_json_ json_object *rev = json_object_new_array();
+	for (size_t i = json_object_array_length(left); i > 0; i--)
+		json_object_array_add(rev, json_object_get(json_object_array_get_idx(left, i - 1)));
+	save_claims(dfd, name, rev, &e);
+	return 0;
+}
+
+/* Then its layer holders; the lease files go last, and stay while a driver
+ * layer could not be removed (a mount still busy), for the next open to
+ * retry. A copy of its claims that the kill cut short goes with them. */
+static int sweep_holders_fn(void *ctx, int dfd, const char *name, bool alive, json_object *o)
+{
+	struct sweep_ctx *c = ctx;
+	if (alive)
+		return 0;
+	release_lease_holders(c->s, name);
+	json_object *a = NULL;
+	if (o && json_object_object_get_ex(o, "driver_layers", &a) && json_object_is_type(a, json_type_array) &&
+	    json_object_array_length(a) > 0)
+		return 0;
+	char **names;
+	size_t n;
+	char tmp[80];
+	snprintf(tmp, sizeof(tmp), ".tmp-%s.json-", name);
+	if (st_list_dir(dfd, &names, &n) == 0) {
+		for (size_t i = 0; i < n; i++)
+			if (st_str_has_prefix(names[i], tmp))
+				unlinkat(dfd, names[i], 0);
+		st_strv_free(names, n);
 	}
 	lease_files_remove(dfd, name);
 	return 0;
@@ -327,7 +351,9 @@ static int sweep_fn(void *ctx, int dfd, const char *name, bool alive, json_objec
 int st_lease_sweep(struct st_store *s, struct st_error *err)
 {
 	struct sweep_ctx c = {s, err, NULL, 0, false};
-	int r = each_lease(s, sweep_fn, &c, err);
+	int r = each_lease(s, sweep_driver_layers_fn, &c, err);
+	if (r >= 0)
+		r = each_lease(s, sweep_holders_fn, &c, err);
 	st_layer_list_free(c.layers, c.nlayers);
 	return r;
 }
