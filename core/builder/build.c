@@ -1019,14 +1019,12 @@ static int run_onbuild(struct builder *b, struct stage *sg, size_t sidx)
 	int r = 0;
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		const char *t = json_object_get_string(json_object_array_get_idx(triggers, i));
-		struct st_dockerfile tdf;
-		if ((r = st_dockerfile_parse(t, strlen(t), "ONBUILD", &tdf, b->err)) < 0)
+		struct st_df_instr tin;
+		if ((r = st_df_parse_trigger(t, "ONBUILD", &tin, b->err)) < 0)
 			break;
-		for (size_t k = 0; k < tdf.n && r >= 0; k++) {
-			say(b, "Step onbuild-%zu : %s\n", i + 1, tdf.v[k].original);
-			r = instr_dispatch(b, sg, sidx, &tdf.v[k]);
-		}
-		st_dockerfile_free(&tdf);
+		say(b, "Step onbuild-%zu : %s\n", i + 1, tin.original);
+		r = instr_dispatch(b, sg, sidx, &tin);
+		st_df_instr_free(&tin);
 	}
 	json_object_put(triggers);
 	return r;

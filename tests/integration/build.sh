@@ -154,6 +154,38 @@ suite() {
 	st build --target builder -t onlybuilder "$c" >/dev/null 2>&1 &&
 		[ "$(st run --rm onlybuilder cat /out/artifact)" = "built plain" ] && pass $t || fail $t "target build"
 
+	t=build/$d/metadata_instructions_set_the_config
+	c=$(ctx meta)
+	cat > "$c/Dockerfile" <<-'EOF'
+		FROM base
+		LABEL org.example.team="storage" version=2
+		EXPOSE 80 8000-8001/udp
+		VOLUME ["/data"]
+		STOPSIGNAL SIGINT
+		HEALTHCHECK --interval=30s --retries=3 CMD wget -q -O- localhost || exit 1
+		SHELL ["/bin/sh", "-ec"]
+		ONBUILD RUN echo triggered > /tmp/onbuild
+		USER daemon
+		CMD ["true"]
+	EOF
+	if st build -t meta "$c" >"$T/meta.log" 2>&1; then
+		out=$(st inspect meta | jq -c '.[0].Config | [.Labels["org.example.team"], .Labels.version, (.ExposedPorts | keys), (.Volumes | keys), .StopSignal, .Healthcheck.Interval, .Healthcheck.Retries, .Healthcheck.Test[0], .Shell, .OnBuild, .User, .Cmd]')
+		want='["storage","2",["80/tcp","8000/udp","8001/udp"],["/data"],"SIGINT",30000000000,3,"CMD-SHELL",["/bin/sh","-ec"],["RUN echo triggered > /tmp/onbuild"],"daemon",["true"]]'
+		[ "$out" = "$want" ] && pass $t || fail $t "config is $out"
+	else
+		fail $t "$(tail -3 "$T/meta.log")"
+	fi
+
+	t=build/$d/onbuild_triggers_run_in_the_child_build
+	c=$(ctx child)
+	printf 'FROM meta\nUSER root\nRUN cat /tmp/onbuild\n' > "$c/Dockerfile"
+	if st build -t child "$c" >"$T/child.log" 2>&1; then
+		[ "$(st run --rm child cat /tmp/onbuild)" = triggered ] && grep -q 'Executing 1 build trigger' "$T/child.log" &&
+			[ "$(st inspect child | jq -c '.[0].Config.OnBuild')" = null ] && pass $t || fail $t "$(tail -3 "$T/child.log")"
+	else
+		fail $t "$(tail -3 "$T/child.log")"
+	fi
+
 	t=build/$d/syntax_error_names_file_and_line
 	c=$(ctx bad)
 	printf 'FROM base\nRUN true\nCOPY onlyone\n' > "$c/Dockerfile"
