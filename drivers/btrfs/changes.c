@@ -302,6 +302,14 @@ int btrfs_fast_changes(int layer, int parent, const struct timespec *settled, st
 		       struct st_error *err)
 {
 	memset(out, 0, sizeof(*out));
+	/* Inode updates reach the tree in batches (delayed inodes), at the
+	 * latest when the transaction commits: commit it, or a chmod of a
+	 * moment ago would not be in any block yet (nor the root items'
+	 * transaction numbers read below). A commit does not write file data
+	 * out; the inode items it commits already show every change. */
+	uint64_t transid;
+	if (btrfs_util_start_sync_fd(layer, &transid) || btrfs_util_wait_sync_fd(layer, transid))
+		return -EOPNOTSUPP;
 	struct btrfs_util_subvolume_info li, pi;
 	if (btrfs_util_subvolume_info_fd(layer, 0, &li) || btrfs_util_subvolume_info_fd(parent, 0, &pi))
 		return -EOPNOTSUPP;

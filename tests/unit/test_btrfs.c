@@ -233,6 +233,33 @@ START_TEST(test_changes_by_generation_match_the_generic_compare)
 }
 END_TEST
 
+/* Metadata-only changes right after they are made (btrfs batches inode
+ * updates until its transaction commits): no delay, no sync. */
+START_TEST(test_changes_by_generation_see_a_chmod_at_once)
+{
+	NEED_BTRFS();
+	make_parent("p");
+	struct st_error err = {0};
+	for (int i = 0; i < 5; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "m%d", i);
+		ST_OK(st_drv_create(d, id, "p", true, NULL, &err), &err);
+		char f[PATH_MAX];
+		snprintf(f, sizeof(f), "%s/a/f%d", layer_path(id), i + 2); /* f1 has a second name */
+		ck_assert_int_eq(chmod(f, 0640), 0);
+		ck_assert_int_eq(lchown(f, 3, 4), 0);
+		struct st_changes c;
+		ST_OK(st_drv_changes(d, id, "p", &c, &err), &err);
+		char *t = text_of(&c), want[64];
+		snprintf(want, sizeof(want), "C /a\nC /a/f%d\n", i + 2);
+		ck_assert_str_eq(t, want);
+		free(t);
+		st_changes_free(&c);
+		ck_same(id, "p", "chmod and chown");
+	}
+}
+END_TEST
+
 /* A child of a committed layer: changes by generation one level down. */
 START_TEST(test_changes_by_generation_on_a_committed_child)
 {
@@ -308,6 +335,7 @@ static Suite *suite(void)
 	tcase_set_timeout(tc, 600);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_changes_by_generation_match_the_generic_compare);
+	tcase_add_test(tc, test_changes_by_generation_see_a_chmod_at_once);
 	tcase_add_test(tc, test_changes_by_generation_on_a_committed_child);
 	tcase_add_test(tc, test_generation_path_steps_aside_where_it_cannot_be_right);
 	suite_add_tcase(s, tc);
