@@ -275,10 +275,19 @@ int st_bundle_write(const struct st_run_spec *sp, struct st_error *err)
 
 /* ------------------------------------------------------- mount targets */
 
-int st_runtime_missing_targets(const struct st_run_spec *sp, char ***paths, size_t *n)
+static void parent_of(const char *path, char *out, size_t len)
 {
-	*paths = NULL;
-	*n = 0;
+	snprintf(out, len, "%s", path);
+	char *slash = strrchr(out, '/');
+	if (slash && slash != out)
+		*slash = '\0';
+	else
+		snprintf(out, len, "/");
+}
+
+int st_runtime_stubs(const struct st_run_spec *sp, struct st_stubs *out)
+{
+	memset(out, 0, sizeof(*out));
 	_cleanup_close_ int rootfd = open(sp->rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (rootfd < 0)
 		return -errno;
@@ -300,13 +309,24 @@ int st_runtime_missing_targets(const struct st_run_spec *sp, char ***paths, size
 			struct stat st;
 			int fd = st_open_beneath(rootfd, p, O_PATH, 0);
 			if (fd < 0 && fstatat(rootfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-				char abs[PATH_MAX + 1];
+				char abs[PATH_MAX + 1], parent[PATH_MAX + 1];
 				snprintf(abs, sizeof(abs), "/%s", p);
 				bool dup = false;
-				for (size_t k = 0; k < *n; k++)
-					dup |= strcmp((*paths)[k], abs) == 0;
-				if (!dup && st_strv_push(paths, n, abs) < 0)
+				for (size_t k = 0; k < out->n; k++)
+					dup |= strcmp(out->paths[k], abs) == 0;
+				if (dup)
+					break;
+				void *nt = realloc(out->parent_times, (out->n + 1) * sizeof(*out->parent_times));
+				if (!nt || st_strv_push(&out->paths, &out->n, abs) < 0)
 					return -ENOMEM;
+				out->parent_times = nt;
+				parent_of(abs, parent, sizeof(parent));
+				_cleanup_close_ int pfd = st_open_in_root(rootfd, parent, O_PATH | O_DIRECTORY, 0);
+				struct stat pst = {0};
+				if (pfd < 0 || fstat(pfd, &pst) < 0)
+					pst.st_mtim.tv_nsec = pst.st_atim.tv_nsec = UTIME_OMIT;
+				out->parent_times[out->n - 1][0] = pst.st_atim;
+				out->parent_times[out->n - 1][1] = pst.st_mtim;
 				break;
 			}
 			if (fd >= 0)
@@ -319,14 +339,12 @@ int st_runtime_missing_targets(const struct st_run_spec *sp, char ***paths, size
 	return 0;
 }
 
-void st_runtime_clean_targets(const char *rootfs, char **paths, size_t n)
+void st_runtime_stubs_clean(const char *rootfs, struct st_stubs *sb)
 {
 	int rootfd = open(rootfs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0)
-		return;
 	struct st_error ignore;
-	for (size_t i = 0; i < n; i++) {
-		const char *rel = paths[i] + 1;
+	for (size_t i = 0; rootfd >= 0 && i < sb->n; i++) {
+		const char *rel = sb->paths[i] + 1;
 		struct stat st;
 		if (fstatat(rootfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
@@ -335,8 +353,19 @@ void st_runtime_clean_targets(const char *rootfs, char **paths, size_t n)
 			unlinkat(rootfd, rel, 0);
 		else if (S_ISDIR(st.st_mode))
 			st_rm_rf_at(rootfd, rel, &ignore); /* the runtime's own mount point dirs (dev/pts, ...) */
+		else
+			continue;
+		char parent[PATH_MAX];
+		parent_of(sb->paths[i], parent, sizeof(parent));
+		_cleanup_close_ int pfd = st_open_in_root(rootfd, parent, O_RDONLY | O_DIRECTORY, 0);
+		if (pfd >= 0)
+			futimens(pfd, sb->parent_times[i]);
 	}
-	close(rootfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	st_strv_free(sb->paths, sb->n);
+	free(sb->parent_times);
+	memset(sb, 0, sizeof(*sb));
 }
 
 /* ------------------------------------------------------------ running */

@@ -39,11 +39,17 @@ int st_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid, gid_t 
 /* Write <bundle>/config.json for the spec. */
 int st_bundle_write(const struct st_run_spec *sp, struct st_error *err);
 
-/* Mount targets (binds, /proc, /dev, /sys...) that the runtime will create in
- * the rootfs because they are missing; remove them afterwards with
- * st_runtime_clean_targets so they do not end up in a layer. */
-int st_runtime_missing_targets(const struct st_run_spec *sp, char ***paths, size_t *n);
-void st_runtime_clean_targets(const char *rootfs, char **paths, size_t n);
+/* Mount targets (binds, /proc, /dev, /sys...) that the runtime will create
+ * in the rootfs because they are missing ("stubs"), with their parents'
+ * times; st_runtime_stubs_clean removes them and puts the parents' times
+ * back, so a build step's layer shows only what its command did. */
+struct st_stubs {
+	char **paths;
+	size_t n;
+	struct timespec (*parent_times)[2];
+};
+int st_runtime_stubs(const struct st_run_spec *sp, struct st_stubs *out);
+void st_runtime_stubs_clean(const char *rootfs, struct st_stubs *st);
 
 /* Run in the foreground and wait: the process's stdout/stderr go to out_fd
  * and err_fd (and, when log_fd >= 0, also to the log). *status gets the

@@ -515,22 +515,21 @@ static int run_fill(struct builder *b, struct stage *sg, const char *rootfs, int
 		.cwd = wd[0] ? wd : "/", .user = cfg_get(sg->st.cfg, "User"), .hostname = id,
 		.network_none = b->o->network_none, .binds = binds, .nbinds = ST_ARRAY_SIZE(binds),
 	};
-	char **missing = NULL;
-	size_t nmissing = 0;
+	struct st_stubs stubs = {0};
 	if ((r = st_bundle_write(&sp, b->err)) < 0)
 		goto out;
-	st_runtime_missing_targets(&sp, &missing, &nmissing);
+	st_runtime_stubs(&sp, &stubs);
 	int status = 0;
 	if (b->out)
 		fflush(b->out);
 	int outfd = b->out ? fileno(b->out) : -1;
 	r = st_runtime_run(&sp, -1, outfd, outfd >= 0 ? outfd : -1, -1, NULL, NULL, &status, b->err);
-	st_runtime_clean_targets(rootfs, missing, nmissing);
+	st_runtime_stubs_clean(rootfs, &stubs);
 	if (r >= 0 && status != 0)
 		r = st_error_fail(b->err, status > 125 ? EIO : ECANCELED,
 				  "The command '%s' returned a non-zero code: %d", rc->by, status);
 out:
-	st_strv_free(missing, nmissing);
+	;
 	struct st_error ignore;
 	st_rm_rf_at(AT_FDCWD, bundle, &ignore);
 	return r;
