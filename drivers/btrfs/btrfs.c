@@ -122,6 +122,12 @@ static int btrfs_init(struct st_driver *d, struct st_error *err)
 	const char *size = st_kvlist_get(&d->opts, "size");
 	if (size && (r = parse_size("btrfs: option size", size, &b->default_size, err)) < 0)
 		goto fail;
+	const char *ch = st_kvlist_get(&d->opts, "changes");
+	if (ch && strcmp(ch, "walk") != 0 && strcmp(ch, "generation") != 0) {
+		r = st_error_fail(err, EINVAL, "btrfs: option changes=\"%s\": use generation (the default) or walk", ch);
+		goto fail;
+	}
+	b->walk_changes = ch && strcmp(ch, "walk") == 0;
 	if ((r = make_private(d, err)) < 0 || (r = st_mkdir_p_at(d->home_fd, "subvolumes", 0700, err)) < 0)
 		goto fail;
 	/* by path, so that get's paths and our fds go through the same mount */
@@ -324,7 +330,8 @@ static int btrfs_commit(struct st_driver *d, const char *id, struct st_error *er
 static int fast_changes(struct st_driver *d, const char *id, const char *parent, struct st_changes *out,
 			struct st_error *err)
 {
-	if (!parent)
+	struct btrfs *b = d->priv;
+	if (!parent || b->walk_changes)
 		return -EOPNOTSUPP;
 	struct st_error e2;
 	_cleanup_close_ int fd = open_layer(d, id, err);
@@ -398,6 +405,7 @@ static int btrfs_status(struct st_driver *d, struct st_kvlist *out)
 	st_kvlist_add(out, "Quota", "%s", q ? "enabled (qgroups)" : "disabled (enabled by the first size= option)");
 	if (b->default_size > 0)
 		add_size(out, "Default Layer Size", (uint64_t)b->default_size);
+	st_kvlist_add(out, "Changes", "%s", b->walk_changes ? "tree walk" : "by generation where possible, else tree walk");
 	return 0;
 }
 
@@ -426,7 +434,7 @@ static int btrfs_metadata(struct st_driver *d, const char *id, struct st_kvlist 
 	return 0;
 }
 
-static const char *const btrfs_init_options[] = {"size", NULL};
+static const char *const btrfs_init_options[] = {"size", "changes", NULL};
 static const char *const btrfs_layer_options[] = {"size", NULL};
 
 const struct st_driver_ops st_btrfs_driver = {
