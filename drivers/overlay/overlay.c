@@ -327,8 +327,11 @@ static int ovl_get(struct st_driver *d, const char *id, char *path, size_t len, 
 	if (r >= 0)
 		r = ovl_unmount(lfd, "merged", err);
 	if (r >= 0) {
+		char lpath[PATH_MAX];
+		snprintf(lpath, sizeof(lpath), "%s/l", d->home);
 		struct ovl_mount_spec s = {
 			.base_fd = o->l_fd,
+			.base_path = lpath,
 			.lowers = lowers,
 			.nlowers = nl,
 			.upper = rw ? upper : NULL,
