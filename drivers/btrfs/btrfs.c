@@ -3,9 +3,11 @@
  * parent holds. Read-only layers get the subvolume read-only flag once
  * their content is in (after apply, when they become a parent, on commit);
  * read-write layers stay writable and may carry a qgroup quota (size=).
- * get needs no mount: the subvolume is a directory. Diff and changes use
- * the generic compare, which sees a snapshot's untouched files as the
- * parent's own inodes (same inode, same ctime) and skips them cheaply. */
+ * get needs no mount: the subvolume is a directory. Diff and changes of a
+ * snapshot against its untouched parent come from the tree blocks btrfs
+ * rewrote since the snapshot (changes.c); otherwise from the generic
+ * compare, which sees a snapshot's untouched files as the parent's own
+ * inodes (same inode, same ctime) and skips their bytes. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -83,7 +85,7 @@ static void btrfs_cleanup(struct st_driver *d)
 
 /* A removal that a killed process left half done: the layer was renamed
  * to .trash-* first, so whatever is left there is garbage. */
-static void sweep_trash(struct st_driver *d, struct btrfs *b)
+static void sweep_trash(struct btrfs *b)
 {
 	char **names;
 	size_t n;
@@ -101,7 +103,6 @@ static void sweep_trash(struct st_driver *d, struct btrfs *b)
 			st_rm_rf_at(b->subvols_fd, names[i], &ignore);
 	}
 	st_strv_free(names, n);
-	(void)d;
 }
 
 static int parse_size(const char *what, const char *v, int64_t *out, struct st_error *err)
@@ -137,7 +138,7 @@ static int btrfs_init(struct st_driver *d, struct st_error *err)
 		r = st_error_set(err, errno, "btrfs: open \"%s\"", b->subvols);
 		goto fail;
 	}
-	sweep_trash(d, b);
+	sweep_trash(b);
 	return 0;
 fail:
 	btrfs_cleanup(d);
