@@ -375,7 +375,18 @@ static int ovl_commit(struct st_driver *d, const char *id, struct st_error *err)
 	_cleanup_close_ int lfd = layer_dir(d, id, err);
 	if (lfd < 0)
 		return lfd;
-	int r = ovl_unmount(lfd, "merged", err);
+	char **links;
+	size_t n;
+	int r = read_lowers_at(lfd, id, &links, &n, err);
+	if (r < 0)
+		return r;
+	st_strv_free(links, n);
+	/* read-only, its own diff/ joins the lower stack: it must still mount */
+	if (n + 1 > OVL_MAX_LOWERS)
+		return st_error_fail(err, E2BIG,
+				     "overlay: layer \"%s\" cannot be committed: read-only it would stack %zu lower "
+				     "layers, the kernel allows at most %d", id, n + 1, OVL_MAX_LOWERS);
+	r = ovl_unmount(lfd, "merged", err);
 	if (r >= 0)
 		r = st_remove_at(lfd, "work", err);
 	if (r < 0)

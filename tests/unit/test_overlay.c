@@ -597,8 +597,12 @@ START_TEST(test_overlay_500_layer_chain_mounts_with_both_apis_and_501_is_refused
 	ck_assert_str_eq(st_test_read(m, "f250"), "250");
 	put(d, "rw");
 	free(m);
-	/* a 501st committed layer would stack 501 lower layers */
+	/* a 501st committed layer would stack 501 lower layers: neither made
+	 * nor committed from a read-write one */
 	struct st_error err = {0};
+	ck_assert_int_lt(st_drv_commit(d, "rw", &err), 0);
+	ck_assert_msg(strstr(err.msg, "at most 500") != NULL, "%s", err.msg);
+	ck_assert(st_drv_is_rw(d, "rw"));
 	ck_assert_int_lt(st_drv_create(d, "c501", "c500", false, NULL, &err), 0);
 	ck_assert_msg(strstr(err.msg, "at most 500") != NULL, "%s", err.msg);
 	st_driver_close(d);
