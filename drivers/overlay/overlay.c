@@ -464,8 +464,9 @@ static void ovl_free(struct ovl *o)
 	free(o);
 }
 
-/* Finish removals a killed process left (renamed to .trash-*). Only trash:
- * .tmp-* files in the home may be another process's write in flight. */
+/* Finish removals a killed process left (renamed to .trash-*), and drop
+ * stale temporary copies of the features cache. Not other .tmp-* files:
+ * the project id counter may be another process's write in flight. */
 static void sweep_trash(int home_fd)
 {
 	char **names;
@@ -474,7 +475,7 @@ static void sweep_trash(int home_fd)
 		return;
 	struct st_error e;
 	for (size_t i = 0; i < n; i++)
-		if (st_str_has_prefix(names[i], ".trash-"))
+		if (st_str_has_prefix(names[i], ".trash-") || st_str_has_prefix(names[i], ".tmp-.features-"))
 			st_rm_rf_at(home_fd, names[i], &e);
 	st_strv_free(names, n);
 }

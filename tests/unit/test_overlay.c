@@ -530,10 +530,22 @@ START_TEST(test_overlay_native_diff_falls_back_when_metacopy_is_on)
 	free(diff);
 	free(m);
 	st_driver_close(d);
-	/* the default keeps metacopy off */
-	d = open_drv("h2", NULL);
+	/* the default keeps metacopy off; the checks' cached answers are per
+	 * options (and boot), and a damaged cache is checked again */
+	d = open_drv("h", NULL);
 	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "true");
 	ck_assert_str_eq(status_of(d, "Using metacopy", buf, sizeof(buf)), "false");
+	st_driver_close(d);
+	ck_assert_int_eq(st_test_sh("cd %s/h && sed -i '2s/.*/1 1 0/' .features", tmp), 0);
+	d = open_drv("h", NULL);
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false"); /* the cache is believed */
+	st_driver_close(d);
+	ck_assert_int_eq(st_test_sh("cd %s/h && echo garbage > .features", tmp), 0);
+	d = open_drv("h", NULL);
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "true");
+	st_driver_close(d);
+	d = open_drv("h", "mountopt=metacopy=on");
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false");
 	st_driver_close(d);
 	/* the options are checked: overlay's own layout is not the user's */
 	struct st_kvlist kv = {0};
