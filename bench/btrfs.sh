@@ -6,7 +6,10 @@
 #     process and store-open cost every strata command pays);
 #  2. apply of a 100 MB / 20,000-file layer tar, against `tar -x` into a
 #     fresh subvolume of the same filesystem, both with and without the
-#     final sync; and the full `strata layer import` (hashing, tar-split).
+#     final sync; and the full `strata layer import` (hashing, tar-split);
+#  3. `driver changes` of a container that changed 4 paths on the 100,000-
+#     file parent: by generation (the default) against the tree walk
+#     (--storage-opt changes=walk), page cache warm.
 # Medians of RUNS (default 5) runs, milliseconds. The dockerd comparison is
 # a separate benchmark.
 #   BUILD=build-fs bench/btrfs.sh [RUNS]
@@ -26,6 +29,7 @@ btrfs_test_mount "$T" 8G
 M=$T/mnt
 R=$M/root
 st() { "$BIN" --root "$R" --storage-driver btrfs "$@"; }
+stm() { "$BIN" --root "$R" --storage-driver btrfs --storage-opt "changes=$1" "${@:2}"; }
 now() { date +%s%N; }
 ms() { echo $((($2 - $1) / 1000000)); }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
@@ -106,3 +110,21 @@ printf '%-44s %6s ms   (with sync: %s ms)\n' "strata driver apply, 100 MB / 20,0
 printf '%-44s %6s ms   (with sync: %s ms)\n' "tar -x into a fresh subvolume:" \
 	"$(echo "${tx[*]}" | median)" "$(echo "${txs[*]}" | median)"
 printf '%-44s %6s ms\n' "strata layer import (hash + tar-split):" "$(echo "${imp[*]}" | median)"
+
+# --- 3. changes of a small change on the 100,000-file parent
+st driver create --parent p100k --rw cc >/dev/null
+p=$(st driver mount cc)
+echo new > "$p/d05/f000005"
+rm "$p/d07/f000007"
+mkdir "$p/newdir"
+echo a > "$p/newdir/a"
+st driver unmount cc
+sync
+for mode in generation walk; do
+	t=()
+	for i in $(seq "$RUNS"); do
+		a=$(now); n=$(stm $mode driver changes cc | wc -l); b=$(now)
+		t+=("$(ms "$a" "$b")")
+	done
+	printf '%-44s %6s ms   (%s changes)\n' "driver changes, 100k-file parent, $mode:" "$(echo "${t[*]}" | median)" "$n"
+done

@@ -42,8 +42,8 @@ int cmd_load(struct cli *c, int argc, char **argv)
 	/* docker's lines: a tag per loaded tag, the id of an image without one */
 	for (size_t i = 0; i < res.ntags; i++)
 		printf("Loaded image: %s\n", res.tags[i]);
-	for (size_t i = 0; i < res.nids && res.ntags == 0; i++)
-		printf("Loaded image ID: %s\n", res.ids[i]);
+	for (size_t i = 0; i < res.nuntagged; i++)
+		printf("Loaded image ID: %s\n", res.untagged[i]);
 	if (!quiet)
 		fprintf(stderr, "%d layer%s loaded, %d already present\n", res.layers_loaded,
 			res.layers_loaded == 1 ? "" : "s", res.layers_reused);

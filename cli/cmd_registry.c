@@ -4,6 +4,7 @@
  * digest: ... size: ..." after a push. */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <string.h>
 #include <termios.h>
 #include <time.h>
@@ -24,6 +25,7 @@ struct prog_row {
 
 struct prog {
 	bool tty, quiet;
+	int width; /* of the terminal: a wrapped row would break the redraw */
 	struct prog_row *rows;
 	size_t n;
 };
@@ -35,35 +37,41 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* "Downloading [=====>    ]  12.3MB/45.6MB  3.2MB/s" or, plain, the
- * status with the total and mean rate once a transfer is over. */
-static void row_text(const struct prog_row *w, bool bar, double now, char *out, size_t len)
+/* "Downloading [=====>    ]  12.3MB/45.6MB  3.2MB/s": the bar as wide as
+ * width allows (none when width is 0), or, plain, the status with the
+ * bytes and mean rate. */
+static void row_text(const struct prog_row *w, int width, double now, char *out, size_t len)
 {
-	int n = snprintf(out, len, "%s: %s", w->id, w->status);
-	if (n < 0 || (size_t)n >= len || w->current <= 0)
-		return;
-	size_t used = (size_t)n;
-	char cur[32], tot[32] = "", rate[32] = "";
-	st_format_size(w->current, cur, sizeof(cur));
-	if (w->total > 0)
-		st_format_size(w->total, tot, sizeof(tot));
-	double dt = now - w->start;
-	if (w->start > 0 && dt > 0.05)
-		st_format_size((int64_t)((double)w->current / dt), rate, sizeof(rate));
-	if (bar && w->total > 0) {
-		char b[51];
-		int fill = (int)(50.0 * (double)w->current / (double)w->total);
-		fill = fill > 50 ? 50 : fill;
-		for (int i = 0; i < 50; i++)
-			b[i] = i < fill ? '=' : i == fill ? '>' : ' ';
-		b[50] = '\0';
-		n = snprintf(out + used, len - used, " [%s]", b);
-		used += n > 0 ? (size_t)n : 0;
+	char nums[96] = "";
+	if (w->current > 0) {
+		char cur[32], tot[32] = "", rate[32] = "";
+		st_format_size(w->current, cur, sizeof(cur));
+		if (w->total > 0)
+			st_format_size(w->total, tot, sizeof(tot));
+		double dt = now - w->start;
+		if (w->start > 0 && dt > 0.05)
+			st_format_size((int64_t)((double)w->current / dt), rate, sizeof(rate));
+		snprintf(nums, sizeof(nums), "  %s%s%s%s%s%s", cur, *tot ? "/" : "", tot, *rate ? "  " : "", rate,
+			 *rate ? "/s" : "");
 	}
-	if (used < len)
-		snprintf(out + used, len - used, "  %s%s%s%s%s", cur, *tot ? "/" : "", tot, *rate ? "  " : "", rate);
-	if (*rate && strlen(out) + 3 < len)
-		strcat(out, "/s");
+	int head = snprintf(out, len, "%s: %s", w->id, w->status);
+	/* the numbers' widest (30) is kept free: the bar does not jitter */
+	int room = width - 1 - head - 30 - 3;
+	if (room > 50)
+		room = 50;
+	if (width > 0 && w->current > 0 && w->total > 0 && room >= 10 && head > 0 && (size_t)head + 60 < len) {
+		int fill = (int)((double)room * (double)w->current / (double)w->total);
+		fill = fill > room ? room : fill;
+		char *b = out + head;
+		*b++ = ' ';
+		*b++ = '[';
+		for (int i = 0; i < room; i++)
+			*b++ = i < fill ? '=' : i == fill ? '>' : ' ';
+		*b++ = ']';
+		*b = '\0';
+	}
+	size_t used = strlen(out);
+	snprintf(out + used, len - used, "%s", nums);
 }
 
 static void on_event(void *ctx, const struct st_reg_event *ev)
@@ -104,7 +112,7 @@ static void on_event(void *ctx, const struct st_reg_event *ev)
 	if (!p->tty) {
 		/* plain: one line per change of status, not per byte */
 		if (changed) {
-			row_text(w, false, now, line, sizeof(line));
+			row_text(w, 0, now, line, sizeof(line));
 			printf("%s\n", line);
 			fflush(stdout);
 		}
@@ -113,7 +121,9 @@ static void on_event(void *ctx, const struct st_reg_event *ev)
 	if (!changed && now - w->last_draw < 0.1)
 		return;
 	w->last_draw = now;
-	row_text(w, true, now, line, sizeof(line));
+	row_text(w, p->width, now, line, sizeof(line));
+	if ((int)strlen(line) >= p->width && p->width > 1)
+		line[p->width - 1] = '\0';
 	if (fresh) {
 		printf("%s\n", line);
 	} else {
@@ -129,6 +139,8 @@ static void prog_init(struct prog *p, struct st_reg_opts *o, bool quiet)
 	memset(p, 0, sizeof(*p));
 	p->tty = isatty(STDOUT_FILENO);
 	p->quiet = quiet;
+	struct winsize ws;
+	p->width = p->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 ? ws.ws_col : 80;
 	o->progress = on_event;
 	o->progress_ctx = p;
 }

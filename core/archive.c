@@ -12,9 +12,13 @@
 #include "layertar.h"
 #include "fs.h"
 #include "hashmap.h"
+#include "hashring.h"
 #include "util.h"
 
 #define TAR_IN_BUF (256 * 1024)
+/* Buffers in flight between the reader and the hashing thread: enough to
+ * keep both cores busy, little memory. */
+#define TAR_IN_NBUFS 8
 
 /* ------------------------------------------------------------ tar input */
 
@@ -39,12 +43,10 @@ int st_tar_in_init(struct st_tar_in *in, struct st_reader *src, struct st_error 
 {
 	memset(in, 0, sizeof(*in));
 	in->src = src;
-	in->buflen = TAR_IN_BUF;
-	in->buf = malloc(in->buflen);
-	if (!in->buf || st_sha256_init(&in->h) < 0) {
-		free(in->buf);
+	/* the DiffID is hashed on a second core while the tar is applied */
+	if (st_hashring_new(TAR_IN_NBUFS, TAR_IN_BUF, &in->ring) < 0)
 		return st_error_set(err, ENOMEM, "layer input");
-	}
+	in->buflen = TAR_IN_BUF;
 	struct archive *d = archive_read_new();
 	if (!d) {
 		st_tar_in_free(in);
@@ -82,6 +84,7 @@ static ssize_t tar_in_pull(struct st_tar_in *in, struct st_error *err)
 {
 	if (in->decomp_eof)
 		return 0;
+	in->buf = st_hashring_next(in->ring);
 	la_ssize_t n = archive_read_data(in->decomp, in->buf, in->buflen);
 	if (n < 0) {
 		int e = in->error ? -in->error : EIO;
@@ -92,7 +95,7 @@ static ssize_t tar_in_pull(struct st_tar_in *in, struct st_error *err)
 		in->decomp_eof = true;
 		return 0;
 	}
-	st_sha256_update(&in->h, in->buf, (size_t)n);
+	st_hashring_submit(in->ring, (size_t)n);
 	if (in->ts)
 		st_tarsplit_bytes(in->ts, in->pos, in->buf, (size_t)n);
 	in->pos += n;
@@ -121,7 +124,7 @@ int st_tar_in_finish(struct st_tar_in *in, struct st_error *err)
 		return (int)n;
 	if (in->ts && st_tarsplit_end(in->ts, in->pos) < 0)
 		return st_error_set(err, ENOMEM, "record layer tar");
-	st_sha256_final(&in->h, in->diff_id);
+	st_hashring_final(in->ring, in->diff_id);
 	return 0;
 }
 
@@ -130,8 +133,8 @@ void st_tar_in_free(struct st_tar_in *in)
 	if (in->decomp)
 		archive_read_free(in->decomp);
 	in->decomp = NULL;
-	st_sha256_abort(&in->h);
-	free(in->buf);
+	st_hashring_free(in->ring);
+	in->ring = NULL;
 	in->buf = NULL;
 }
 

@@ -292,10 +292,20 @@ static void scan_mounts(struct ck *c, struct st_container *cts, size_t ncts)
 		const char *t = mnt_fs_get_target(fs);
 		if (!t || strncmp(t, home, hl) != 0 || t[hl] != '/')
 			continue;
-		/* <home>/<layer id>/...: other mounts are the driver's own */
-		char id[160];
-		snprintf(id, sizeof(id), "%.*s", (int)strcspn(t + hl + 1, "/"), t + hl + 1);
-		if (!st_valid_id(id))
+		/* a mount of a layer's directory (a path component names a
+		 * layer); other mounts are the driver's own */
+		char id[160] = "";
+		for (const char *q = t + hl + 1; *q && !id[0];) {
+			size_t cl = strcspn(q, "/");
+			char comp[160];
+			snprintf(comp, sizeof(comp), "%.*s", (int)(cl < sizeof(comp) ? cl : sizeof(comp) - 1), q);
+			if (st_valid_id(comp) && drv_has(c, comp))
+				snprintf(id, sizeof(id), "%s", comp);
+			q += cl;
+			while (*q == '/')
+				q++;
+		}
+		if (!id[0])
 			continue;
 		bool known = false;
 		for (size_t i = 0; i < npaths && !known; i++) {

@@ -92,28 +92,6 @@ static int save_json(struct st_store *s, const char *id, const char *file, json_
 	return st_json_save_at(cfd, file, o, err);
 }
 
-static int64_t proc_start(pid_t pid)
-{
-	char p[64], buf[1024];
-	snprintf(p, sizeof(p), "/proc/%d/stat", pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
-	char *rp = strrchr(buf, ')');
-	if (!rp)
-		return -1;
-	/* field 22 (starttime) is the 20th after the ")" */
-	char *save = NULL, *tok = strtok_r(rp + 2, " ", &save);
-	for (int i = 3; tok && i < 22; i++)
-		tok = strtok_r(NULL, " ", &save);
-	return tok ? strtoll(tok, NULL, 10) : -1;
-}
-
 static void fill_state(struct st_container *c, json_object *st)
 {
 	const char *status = st_json_str(st, "Status");
@@ -123,7 +101,7 @@ static void fill_state(struct st_container *c, json_object *st)
 	c->finished_at = st_json_int(st, "FinishedAt");
 	if (!strcmp(status, "running")) {
 		/* a process that died while nobody watched is exited */
-		if (c->pid > 0 && proc_start(c->pid) == st_json_int(st, "PidStart")) {
+		if (c->pid > 0 && st_proc_start(c->pid) == st_json_int(st, "PidStart")) {
 			c->status = ST_CT_RUNNING;
 		} else {
 			c->status = ST_CT_EXITED;
@@ -600,7 +578,7 @@ static int set_state(struct st_store *s, const char *id, const char *status, pid
 		st = json_object_new_object();
 	json_object_object_add(st, "Status", json_object_new_string(status));
 	json_object_object_add(st, "Pid", json_object_new_int64(pid));
-	json_object_object_add(st, "PidStart", json_object_new_int64(pid > 0 ? proc_start(pid) : 0));
+	json_object_object_add(st, "PidStart", json_object_new_int64(pid > 0 ? st_proc_start(pid) : 0));
 	if (!strcmp(status, "running")) {
 		json_object_object_add(st, "StartedAt", json_object_new_int64(time(NULL)));
 		json_object_object_add(st, "ExitCode", json_object_new_int(0));

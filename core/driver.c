@@ -425,10 +425,25 @@ int st_drv_adopt(struct st_driver *d, const char *id, const char *parent, struct
 
 /* ------------------------------------------------------ mount counting */
 
+/* A mount count: users that hold the layer mounted. Most users are
+ * persistent (a running container, `strata mount`): their count outlives
+ * the process that took it. Transient users (a diff, an export, a copy)
+ * are bound to their process: "T pid:start ..." records them, and a use
+ * whose process died is dropped (and the layer unmounted when it was the
+ * last), so a kill -9 leaves no mount behind. count includes them. */
+#define MC_MAX_TRANSIENT 64
+
+struct mc_user {
+	pid_t pid;
+	int64_t start; /* the process's start time: pids are reused */
+};
+
 struct mcount {
 	int count;
 	int mounted; /* the driver's get made a mount (checked against mountinfo) */
 	char path[PATH_MAX];
+	struct mc_user t[MC_MAX_TRANSIENT];
+	int nt;
 };
 
 static int mc_read(int mfd, const char *id, struct mcount *mc)
@@ -438,8 +453,22 @@ static int mc_read(int mfd, const char *id, struct mcount *mc)
 	struct st_error e;
 	if (st_read_file_at(mfd, id, &text, NULL, &e) < 0)
 		return 0;
-	if (sscanf(text, "%d %d %4095[^\n]", &mc->count, &mc->mounted, mc->path) < 2)
+	if (sscanf(text, "%d %d %4095[^\n]", &mc->count, &mc->mounted, mc->path) < 2) {
 		memset(mc, 0, sizeof(*mc));
+		return 0;
+	}
+	const char *t = strstr(text, "\nT ");
+	for (t = t ? t + 3 : NULL; t && *t && *t != '\n' && mc->nt < MC_MAX_TRANSIENT;) {
+		int pid, used = 0;
+		long long start;
+		if (sscanf(t, "%d:%lld%n", &pid, &start, &used) != 2 || used == 0)
+			break;
+		if (mc->nt < mc->count)
+			mc->t[mc->nt++] = (struct mc_user){pid, start};
+		t += used;
+		while (*t == ' ')
+			t++;
+	}
 	return 0;
 }
 
@@ -450,9 +479,60 @@ static int mc_write(int mfd, const char *id, const struct mcount *mc, struct st_
 			return st_error_set(err, errno, "mount count of \"%s\"", id);
 		return 0;
 	}
-	char buf[PATH_MAX + 64];
+	char buf[PATH_MAX + 64 + MC_MAX_TRANSIENT * 32];
 	int n = snprintf(buf, sizeof(buf), "%d %d %s\n", mc->count, mc->mounted, mc->path);
+	if (mc->nt > 0) {
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "T");
+		for (int i = 0; i < mc->nt; i++)
+			n += snprintf(buf + n, sizeof(buf) - (size_t)n, " %d:%lld", (int)mc->t[i].pid,
+				      (long long)mc->t[i].start);
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\n");
+	}
 	return st_replace_file_at(mfd, id, buf, (size_t)n, 0600, err);
+}
+
+/* Drop the transient users whose process is gone; returns how many. */
+static int mc_drop_dead(struct mcount *mc)
+{
+	int dropped = 0;
+	for (int i = 0; i < mc->nt;) {
+		if (st_proc_start(mc->t[i].pid) == mc->t[i].start) {
+			i++;
+			continue;
+		}
+		mc->t[i] = mc->t[--mc->nt];
+		mc->count--;
+		dropped++;
+	}
+	return dropped;
+}
+
+/* Under the layer's lock: drop dead transient users; when none is left,
+ * unmount (the driver's put) and forget the mount. */
+static int mc_reap_locked(struct st_driver *d, int mfd, const char *id, struct mcount *mc)
+{
+	int before = mc->count;
+	if (mc_drop_dead(mc) == 0)
+		return 0;
+	struct st_error e;
+	if (mc->count <= 0 && before > 0) {
+		if (!mc->mounted || st_is_mountpoint(mc->path))
+			d->ops->put(d, id, &e);
+		memset(mc, 0, sizeof(*mc));
+	}
+	return mc_write(mfd, id, mc, &e);
+}
+
+/* Under the layer's lock: reap its dead transient users. */
+static void mc_reap_id_locked(struct st_driver *d, const char *id)
+{
+	struct st_error e;
+	_cleanup_close_ int mfd = meta_dir(d, "mounts", &e);
+	struct mcount mc;
+	if (mfd < 0)
+		return;
+	mc_read(mfd, id, &mc);
+	mc_reap_locked(d, mfd, id, &mc);
 }
 
 int st_drv_mount_count(struct st_driver *d, const char *id)
@@ -465,10 +545,12 @@ int st_drv_mount_count(struct st_driver *d, const char *id)
 	mc_read(mfd, id, &mc);
 	if (mc.count > 0 && mc.mounted && !st_is_mountpoint(mc.path))
 		return 0; /* the mount went away (reboot, umount by hand) */
-	return mc.count;
+	mc_drop_dead(&mc);
+	return mc.count > 0 ? mc.count : 0;
 }
 
-int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err)
+static int drv_get(struct st_driver *d, const char *id, char *path, size_t len, bool transient,
+		   struct st_error *err)
 {
 	int r = check_id("layer id", id, err);
 	if (r < 0)
@@ -490,8 +572,10 @@ int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, stru
 	struct mcount mc;
 	mc_read(mfd, id, &mc);
 	if (mc.count > 0 && mc.mounted && !st_is_mountpoint(mc.path))
-		mc.count = 0;
+		memset(&mc, 0, sizeof(mc));
+	mc_reap_locked(d, mfd, id, &mc);
 	if (mc.count == 0) {
+		memset(&mc, 0, sizeof(mc));
 		r = d->ops->get(d, id, mc.path, sizeof(mc.path), err);
 		if (r < 0) {
 			st_unlock(&lfd);
@@ -500,6 +584,8 @@ int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, stru
 		mc.mounted = st_is_mountpoint(mc.path);
 	}
 	mc.count++;
+	if (transient && mc.nt < MC_MAX_TRANSIENT)
+		mc.t[mc.nt++] = (struct mc_user){getpid(), st_proc_start(getpid())};
 	r = mc_write(mfd, id, &mc, err);
 	if (r >= 0)
 		snprintf(path, len, "%s", mc.path);
@@ -507,7 +593,7 @@ int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, stru
 	return r;
 }
 
-int st_drv_put(struct st_driver *d, const char *id, struct st_error *err)
+static int drv_put(struct st_driver *d, const char *id, bool transient, struct st_error *err)
 {
 	int r = check_id("layer id", id, err);
 	if (r < 0)
@@ -522,9 +608,23 @@ int st_drv_put(struct st_driver *d, const char *id, struct st_error *err)
 	}
 	struct mcount mc;
 	mc_read(mfd, id, &mc);
+	mc_reap_locked(d, mfd, id, &mc);
 	if (mc.count <= 0) {
 		st_unlock(&lfd);
 		return st_error_fail(err, EINVAL, "layer \"%s\" is not mounted", id);
+	}
+	/* our own transient use, or (a persistent put that finds only
+	 * transient users, as when a sweep drains a layer) the oldest */
+	int mine = -1;
+	pid_t self = getpid();
+	for (int i = 0; transient && i < mc.nt && mine < 0; i++)
+		if (mc.t[i].pid == self)
+			mine = i;
+	if (mine < 0 && mc.nt >= mc.count)
+		mine = 0;
+	if (mine >= 0 && mc.nt > 0) {
+		memmove(&mc.t[mine], &mc.t[mine + 1], (size_t)(mc.nt - mine - 1) * sizeof(mc.t[0]));
+		mc.nt--;
 	}
 	mc.count--;
 	if (mc.count == 0 && (r = d->ops->put(d, id, err)) < 0) {
@@ -536,17 +636,37 @@ int st_drv_put(struct st_driver *d, const char *id, struct st_error *err)
 	return r;
 }
 
+int st_drv_get(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err)
+{
+	return drv_get(d, id, path, len, false, err);
+}
+
+int st_drv_put(struct st_driver *d, const char *id, struct st_error *err)
+{
+	return drv_put(d, id, false, err);
+}
+
+int st_drv_get_transient(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err)
+{
+	return drv_get(d, id, path, len, true, err);
+}
+
+int st_drv_put_transient(struct st_driver *d, const char *id, struct st_error *err)
+{
+	return drv_put(d, id, true, err);
+}
+
 int st_drv_open_dir(struct st_driver *d, const char *id, int *fd, struct st_error *err)
 {
 	char path[PATH_MAX];
-	int r = st_drv_get(d, id, path, sizeof(path), err);
+	int r = st_drv_get_transient(d, id, path, sizeof(path), err);
 	if (r < 0)
 		return r;
 	*fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (*fd < 0) {
 		r = st_error_set(err, errno, "open layer \"%s\" at \"%s\"", id, path);
 		struct st_error ignore;
-		st_drv_put(d, id, &ignore);
+		st_drv_put_transient(d, id, &ignore);
 		return r;
 	}
 	return 0;
@@ -558,7 +678,7 @@ void st_drv_release_dir(struct st_driver *d, const char *id, int *fd)
 		close(*fd);
 		*fd = -1;
 		struct st_error ignore;
-		st_drv_put(d, id, &ignore);
+		st_drv_put_transient(d, id, &ignore);
 	}
 }
 
@@ -605,6 +725,7 @@ int st_drv_remove(struct st_driver *d, const char *id, struct st_error *err)
 		st_unlock(&lfd);
 		return r;
 	}
+	mc_reap_id_locked(d, id);
 	int mc = st_drv_mount_count(d, id);
 	if (mc > 0) {
 		st_unlock(&lfd);
@@ -705,6 +826,21 @@ int st_drv_recover(struct st_driver *d, struct st_error *err)
 		struct st_error e2;
 		if (rec_read(d, names[i], &rec, &e2) == 0 && strcmp(rec.state, "ready") != 0)
 			r = remove_locked(d, names[i], &rec, err);
+		st_unlock(&lfd);
+	}
+	st_strv_free(names, n);
+	/* mounts that killed processes used for a moment */
+	_cleanup_close_ int mfd = meta_dir(d, "mounts", err);
+	if (r < 0 || mfd < 0 || st_list_dir(mfd, &names, &n) < 0)
+		return r;
+	for (size_t i = 0; i < n; i++) {
+		if (!st_valid_id(names[i]))
+			continue;
+		struct st_error e2;
+		int lfd = st_trylock_at(kfd, names[i], LOCK_EX, &e2);
+		if (lfd < 0)
+			continue;
+		mc_reap_id_locked(d, names[i]);
 		st_unlock(&lfd);
 	}
 	st_strv_free(names, n);
@@ -905,6 +1041,7 @@ int st_drv_commit(struct st_driver *d, const char *id, struct st_error *err)
 		goto out;
 	if (!rec.rw)
 		goto out;
+	mc_reap_id_locked(d, id);
 	if (st_drv_mount_count(d, id) > 0) {
 		r = st_error_fail(err, EBUSY, "layer \"%s\" is mounted: unmount it before commit", id);
 		goto out;

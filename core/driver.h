@@ -12,7 +12,14 @@
 int64_t st_drv_apply_in(struct st_driver *d, const char *id, const char *parent,
 			struct st_tar_in *in, struct st_error *err);
 
-/* The layer's root as a directory fd (get + open); st_drv_release_dir puts it. */
+/* get/put for a user bound to this process (a diff, an export, a copy):
+ * when the process dies, its use is dropped (and the layer unmounted if it
+ * was the last) by the next get, put, remove or store open. */
+int st_drv_get_transient(struct st_driver *d, const char *id, char *path, size_t len, struct st_error *err);
+int st_drv_put_transient(struct st_driver *d, const char *id, struct st_error *err);
+
+/* The layer's root as a directory fd (a transient get + open);
+ * st_drv_release_dir puts it. */
 int st_drv_open_dir(struct st_driver *d, const char *id, int *fd, struct st_error *err);
 void st_drv_release_dir(struct st_driver *d, const char *id, int *fd);
 

@@ -1,5 +1,6 @@
 /* The error object and small shared helpers (key/value lists, strings). */
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sys/random.h>
 #include <time.h>
@@ -203,6 +204,28 @@ void st_format_size(int64_t bytes, char *buf, size_t len)
 		snprintf(buf, len, "%" PRId64 "B", bytes);
 	else
 		snprintf(buf, len, "%.3g%s", v, units[u]);
+}
+
+int64_t st_proc_start(pid_t pid)
+{
+	char p[64], buf[1024];
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: fields follow the last ")" */
+	char *rp = strrchr(buf, ')');
+	if (!rp || !rp[1])
+		return -1;
+	char *save = NULL, *tok = strtok_r(rp + 2, " ", &save);
+	for (int i = 3; tok && i < 22; i++)
+		tok = strtok_r(NULL, " ", &save);
+	return tok ? strtoll(tok, NULL, 10) : -1;
 }
 
 double st_now(void)

@@ -67,6 +67,8 @@ struct st_xattrs {
 	size_t n;
 };
 int st_xattrs_read(int dirfd, const char *name, struct st_xattrs *out);
+/* The same from an open file (regular file or directory; no path lookup). */
+int st_xattrs_read_fd(int fd, struct st_xattrs *out);
 int st_xattrs_apply(int dirfd, const char *name, const struct st_xattrs *x, struct st_error *err);
 void st_xattrs_free(struct st_xattrs *x);
 bool st_xattrs_equal(const struct st_xattrs *a, const struct st_xattrs *b);

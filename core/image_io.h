@@ -29,6 +29,8 @@ struct st_load_result {
 	size_t nids;
 	char **tags; /* "name:tag" set by the load */
 	size_t ntags;
+	char **untagged; /* ids of the images that came without a name */
+	size_t nuntagged;
 	int layers_loaded;  /* layers unpacked */
 	int layers_reused;  /* layers already in the store (not read) */
 };

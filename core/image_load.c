@@ -63,6 +63,7 @@ void st_load_result_free(struct st_load_result *res)
 		return;
 	st_strv_free(res->ids, res->nids);
 	st_strv_free(res->tags, res->ntags);
+	st_strv_free(res->untagged, res->nuntagged);
 	memset(res, 0, sizeof(*res));
 }
 
@@ -597,6 +598,8 @@ static int create_images(struct loader *ld, struct st_error *err)
 		for (size_t k = 0; k < ld->res->nids; k++)
 			listed |= strcmp(ld->res->ids[k], id) == 0;
 		if (r >= 0 && !listed && st_strv_push(&ld->res->ids, &ld->res->nids, id) < 0)
+			r = st_error_set(err, ENOMEM, "load");
+		if (r >= 0 && !listed && im->ntags == 0 && st_strv_push(&ld->res->untagged, &ld->res->nuntagged, id) < 0)
 			r = st_error_set(err, ENOMEM, "load");
 	}
 	for (size_t i = 0; i < ld->plan.n && r >= 0; i++) {

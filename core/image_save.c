@@ -681,31 +681,44 @@ static int save_tar(struct saver *sv, enum st_image_format fmt, int fd, struct s
 	return sink_close(&sv->k, r, err);
 }
 
-/* A tar file, complete or not at all: written beside path, renamed. */
+/* A tar file, complete or not at all: written to an unnamed file in path's
+ * directory, named (beside path) only once complete, then renamed over it.
+ * A kill leaves nothing, or at worst the complete temporary name. */
 static int save_file(struct saver *sv, enum st_image_format fmt, const char *path, struct st_error *err)
 {
 	char dir[PATH_MAX], tmp[PATH_MAX + 64], rnd[17];
-	snprintf(dir, sizeof(dir), "%s", path);
-	char *slash = strrchr(dir, '/');
-	const char *base = slash ? slash + 1 : dir;
-	if (slash == dir)
-		snprintf(dir, sizeof(dir), "/");
-	else if (slash)
-		*slash = '\0';
-	else
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
+	if (!slash)
 		snprintf(dir, sizeof(dir), ".");
-	base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	else if (slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
 	st_random_hex(rnd, 8);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.tmp-%s", dir, base, rnd);
-	_cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	bool named = false;
+	_cleanup_close_ int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+		named = true;
+	}
 	if (fd < 0)
-		return st_error_set(err, errno, "create \"%s\"", tmp);
+		return st_error_set(err, errno, "create a file in \"%s\"", dir);
 	int r = save_tar(sv, fmt, fd, err);
 	if (r >= 0 && fsync(fd) < 0)
-		r = st_error_set(err, errno, "write \"%s\"", tmp);
+		r = st_error_set(err, errno, "write \"%s\"", path);
+	if (r >= 0 && !named) {
+		char proc[64];
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) < 0)
+			r = st_error_set(err, errno, "create \"%s\"", tmp);
+		else
+			named = true;
+	}
 	if (r >= 0 && rename(tmp, path) < 0)
 		r = st_error_set(err, errno, "rename \"%s\" to \"%s\"", tmp, path);
-	if (r < 0)
+	if (r < 0 && named)
 		unlink(tmp);
 	return r;
 }

@@ -8,6 +8,7 @@
 #include "strata.h"
 
 struct st_tarsplit;
+struct st_hashring;
 
 /* A layer tar being read: decompresses (gzip, zstd, xz, bzip2 or none),
  * hashes the uncompressed bytes (the DiffID) and can record the tar's
@@ -16,10 +17,10 @@ struct st_tar_in {
 	struct st_reader *src;
 	void *decomp;            /* struct archive * in raw mode */
 	bool decomp_eof;
-	struct st_sha256 h;
+	struct st_hashring *ring; /* hashes on a helper thread; owns the buffers */
 	int64_t pos;             /* uncompressed bytes handed out */
 	struct st_tarsplit *ts;  /* NULL unless recording */
-	unsigned char *buf;
+	unsigned char *buf;      /* the buffer handed out last (the ring's) */
 	size_t buflen;
 	int error;               /* first read error (negative errno) */
 	char errmsg[512];

@@ -406,11 +406,15 @@ int reg_http_error(struct reg_client *c, const struct reg_resp *resp, const char
 		for (size_t i = 0; i < json_object_array_length(errs) && used < sizeof(words); i++) {
 			json_object *e = json_object_array_get_idx(errs, i);
 			const char *code = st_json_str(e, "code"), *msg = st_json_str(e, "message");
+			/* "MANIFEST_UNKNOWN" -> "manifest unknown", said once when
+			 * the message says the same */
 			char lc[64];
 			size_t k = 0;
 			for (; code[k] && k + 1 < sizeof(lc); k++)
-				lc[k] = (char)tolower((unsigned char)code[k]);
+				lc[k] = code[k] == '_' ? ' ' : (char)tolower((unsigned char)code[k]);
 			lc[k] = '\0';
+			if (strcmp(lc, msg) == 0)
+				lc[0] = '\0';
 			int n = snprintf(words + used, sizeof(words) - used, "%s%s%s%s", used ? "; " : "", lc,
 					 *lc && *msg ? ": " : "", msg);
 			if (n > 0)

@@ -7,14 +7,26 @@
  * Record stream (gzip): 'R' u32 len, bytes | 'F' u16 len, path, u64 size. */
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <zlib.h>
 
+#include "bytepipe.h"
 #include "layertar.h"
 #include "fs.h"
 #include "util.h"
 
+#define TS_OBUF (64 * 1024)
+
 struct st_tarsplit {
 	gzFile gz;
+	/* Records are gathered in obuf and compressed on a helper thread (fed
+	 * through pipe), so deflate runs on another core than the apply. */
+	unsigned char obuf[TS_OBUF];
+	size_t olen;
+	struct st_bytepipe pipe;
+	pthread_t th;
+	bool threaded;
+	int gz_error;         /* the helper's gzwrite failed */
 	unsigned char *win;   /* stream bytes [win_start, win_start + win_len) */
 	size_t head;          /* ... are at win + head */
 	size_t win_len, win_cap;
@@ -22,6 +34,23 @@ struct st_tarsplit {
 	int64_t skip_until;   /* payload bytes below this are not kept */
 	int error;
 };
+
+static void *tarsplit_compress(void *arg)
+{
+	struct st_tarsplit *ts = arg;
+	_cleanup_free_ unsigned char *buf = malloc(TS_OBUF);
+	for (;;) {
+		ssize_t n = buf ? st_bytepipe_read(&ts->pipe, buf, TS_OBUF, NULL) : -ENOMEM;
+		if (n == 0)
+			break;
+		if (n < 0 || gzwrite(ts->gz, buf, (unsigned)n) != (int)n) {
+			ts->gz_error = -EIO;
+			st_bytepipe_cancel(&ts->pipe); /* the writer's next flush fails */
+			break;
+		}
+	}
+	return NULL;
+}
 
 int st_tarsplit_new(int out_fd, struct st_tarsplit **out)
 {
@@ -35,14 +64,55 @@ int st_tarsplit_new(int out_fd, struct st_tarsplit **out)
 		free(ts);
 		return -ENOMEM;
 	}
+	/* without a thread, records are compressed in flush */
+	if (st_bytepipe_init(&ts->pipe, 1 << 20) == 0) {
+		ts->threaded = pthread_create(&ts->th, NULL, tarsplit_compress, ts) == 0;
+		if (!ts->threaded)
+			st_bytepipe_destroy(&ts->pipe);
+	}
 	*out = ts;
 	return 0;
 }
 
+static void flush(struct st_tarsplit *ts)
+{
+	if (ts->olen == 0 || ts->error)
+		return;
+	if (ts->threaded) {
+		if (st_bytepipe_write(&ts->pipe, ts->obuf, ts->olen) < 0)
+			ts->error = -EIO;
+	} else if (gzwrite(ts->gz, ts->obuf, (unsigned)ts->olen) != (int)ts->olen) {
+		ts->error = -EIO;
+	}
+	ts->olen = 0;
+}
+
 static void put(struct st_tarsplit *ts, const void *p, size_t n)
 {
-	if (!ts->error && n && gzwrite(ts->gz, p, (unsigned)n) != (int)n)
-		ts->error = -EIO;
+	const unsigned char *b = p;
+	while (!ts->error && n > 0) {
+		if (ts->olen == TS_OBUF)
+			flush(ts);
+		size_t k = TS_OBUF - ts->olen < n ? TS_OBUF - ts->olen : n;
+		memcpy(ts->obuf + ts->olen, b, k);
+		ts->olen += k;
+		b += k;
+		n -= k;
+	}
+}
+
+/* Wait for the helper: after a clean end (flushed) or a cancel. */
+static void tarsplit_join(struct st_tarsplit *ts, bool cancel)
+{
+	if (!ts->threaded)
+		return;
+	if (cancel)
+		st_bytepipe_cancel(&ts->pipe);
+	else
+		st_bytepipe_close(&ts->pipe, 0, NULL);
+	pthread_join(ts->th, NULL);
+	st_bytepipe_destroy(&ts->pipe);
+	ts->threaded = false;
 }
 
 static void put_u(struct st_tarsplit *ts, uint64_t v, int bytes)
@@ -148,7 +218,9 @@ int st_tarsplit_end(struct st_tarsplit *ts, int64_t total)
 
 int st_tarsplit_close(struct st_tarsplit *ts)
 {
-	int r = ts->error;
+	flush(ts);
+	tarsplit_join(ts, ts->error != 0);
+	int r = ts->error ? ts->error : ts->gz_error;
 	if (gzclose(ts->gz) != Z_OK && r == 0)
 		r = -EIO;
 	free(ts->win);
@@ -160,6 +232,7 @@ void st_tarsplit_abort(struct st_tarsplit *ts)
 {
 	if (!ts)
 		return;
+	tarsplit_join(ts, true);
 	gzclose(ts->gz);
 	free(ts->win);
 	free(ts);

@@ -54,6 +54,11 @@ bool st_str_has_suffix(const char *s, const char *suffix);
 int st_random_hex(char *out, size_t nbytes);
 
 
+/* Start time of process pid (clock ticks since boot, /proc/PID/stat field
+ * 22), -1 when there is no such process: with the pid, it names a process
+ * (pids are reused). */
+int64_t st_proc_start(pid_t pid);
+
 /* Monotonic clock in seconds. */
 double st_now(void);
 

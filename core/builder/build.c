@@ -678,7 +678,7 @@ static int do_copy(struct builder *b, struct stage *sg, size_t sidx, const struc
 		if (from_layer[0]) {
 			char path[PATH_MAX];
 			if ((r = top_cache_id(b, from_layer, mounted, sizeof(mounted))) < 0 ||
-			    (r = st_drv_get(st_store_driver(b->s), mounted, path, sizeof(path), b->err)) < 0) {
+			    (r = st_drv_get_transient(st_store_driver(b->s), mounted, path, sizeof(path), b->err)) < 0) {
 				mounted[0] = '\0';
 				goto out;
 			}
@@ -710,7 +710,7 @@ static int do_copy(struct builder *b, struct stage *sg, size_t sidx, const struc
 out:
 	if (mounted[0]) {
 		struct st_error ignore;
-		st_drv_put(st_store_driver(b->s), mounted, &ignore);
+		st_drv_put_transient(st_store_driver(b->s), mounted, &ignore);
 	}
 	st_strv_free(words, n);
 	return r;

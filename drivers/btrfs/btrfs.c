@@ -3,9 +3,11 @@
  * parent holds. Read-only layers get the subvolume read-only flag once
  * their content is in (after apply, when they become a parent, on commit);
  * read-write layers stay writable and may carry a qgroup quota (size=).
- * get needs no mount: the subvolume is a directory. Diff and changes use
- * the generic compare, which sees a snapshot's untouched files as the
- * parent's own inodes (same inode, same ctime) and skips them cheaply. */
+ * get needs no mount: the subvolume is a directory. Diff and changes of a
+ * snapshot against its untouched parent come from the tree blocks btrfs
+ * rewrote since the snapshot (changes.c); otherwise from the generic
+ * compare, which sees a snapshot's untouched files as the parent's own
+ * inodes (same inode, same ctime) and skips their bytes. */
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -83,7 +85,7 @@ static void btrfs_cleanup(struct st_driver *d)
 
 /* A removal that a killed process left half done: the layer was renamed
  * to .trash-* first, so whatever is left there is garbage. */
-static void sweep_trash(struct st_driver *d, struct btrfs *b)
+static void sweep_trash(struct btrfs *b)
 {
 	char **names;
 	size_t n;
@@ -101,7 +103,6 @@ static void sweep_trash(struct st_driver *d, struct btrfs *b)
 			st_rm_rf_at(b->subvols_fd, names[i], &ignore);
 	}
 	st_strv_free(names, n);
-	(void)d;
 }
 
 static int parse_size(const char *what, const char *v, int64_t *out, struct st_error *err)
@@ -122,6 +123,12 @@ static int btrfs_init(struct st_driver *d, struct st_error *err)
 	const char *size = st_kvlist_get(&d->opts, "size");
 	if (size && (r = parse_size("btrfs: option size", size, &b->default_size, err)) < 0)
 		goto fail;
+	const char *ch = st_kvlist_get(&d->opts, "changes");
+	if (ch && strcmp(ch, "walk") != 0 && strcmp(ch, "generation") != 0) {
+		r = st_error_fail(err, EINVAL, "btrfs: option changes=\"%s\": use generation (the default) or walk", ch);
+		goto fail;
+	}
+	b->walk_changes = ch && strcmp(ch, "walk") == 0;
 	if ((r = make_private(d, err)) < 0 || (r = st_mkdir_p_at(d->home_fd, "subvolumes", 0700, err)) < 0)
 		goto fail;
 	/* by path, so that get's paths and our fds go through the same mount */
@@ -131,7 +138,7 @@ static int btrfs_init(struct st_driver *d, struct st_error *err)
 		r = st_error_set(err, errno, "btrfs: open \"%s\"", b->subvols);
 		goto fail;
 	}
-	sweep_trash(d, b);
+	sweep_trash(b);
 	return 0;
 fail:
 	btrfs_cleanup(d);
@@ -324,7 +331,8 @@ static int btrfs_commit(struct st_driver *d, const char *id, struct st_error *er
 static int fast_changes(struct st_driver *d, const char *id, const char *parent, struct st_changes *out,
 			struct st_error *err)
 {
-	if (!parent)
+	struct btrfs *b = d->priv;
+	if (!parent || b->walk_changes)
 		return -EOPNOTSUPP;
 	struct st_error e2;
 	_cleanup_close_ int fd = open_layer(d, id, err);
@@ -398,6 +406,7 @@ static int btrfs_status(struct st_driver *d, struct st_kvlist *out)
 	st_kvlist_add(out, "Quota", "%s", q ? "enabled (qgroups)" : "disabled (enabled by the first size= option)");
 	if (b->default_size > 0)
 		add_size(out, "Default Layer Size", (uint64_t)b->default_size);
+	st_kvlist_add(out, "Changes", "%s", b->walk_changes ? "tree walk" : "by generation where possible, else tree walk");
 	return 0;
 }
 
@@ -426,7 +435,7 @@ static int btrfs_metadata(struct st_driver *d, const char *id, struct st_kvlist 
 	return 0;
 }
 
-static const char *const btrfs_init_options[] = {"size", NULL};
+static const char *const btrfs_init_options[] = {"size", "changes", NULL};
 static const char *const btrfs_layer_options[] = {"size", NULL};
 
 const struct st_driver_ops st_btrfs_driver = {

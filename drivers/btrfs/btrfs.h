@@ -12,6 +12,7 @@ struct btrfs {
 	char subvols[4096];  /* <home>/subvolumes, through the private mount */
 	int subvols_fd;      /* O_DIRECTORY fd of it */
 	int64_t default_size; /* init option size=: quota of every rw layer, 0: none */
+	bool walk_changes;    /* init option changes=walk: always the generic compare */
 };
 
 /* ------------------------------------------------------------ subvol.c */

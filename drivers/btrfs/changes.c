@@ -17,6 +17,7 @@
  * (its last inode change, ctransid, is not after the snapshot), and neither
  * has nested subvolumes (their trees are not searched). Otherwise callers
  * use the generic compare. */
+#include <endian.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -113,6 +114,41 @@ static int changed_inodes(int fd, uint64_t after, struct inos *out)
 			}
 		}
 	}
+}
+
+/* The ctime in inode ino's item in the subvolume of fd. */
+static int inode_ctime(int fd, uint64_t ino, struct btrfs_timespec *out)
+{
+	struct btrfs_ioctl_search_args a;
+	memset(&a, 0, sizeof(a));
+	a.key.tree_id = 0;
+	a.key.min_objectid = a.key.max_objectid = ino;
+	a.key.min_type = a.key.max_type = BTRFS_INODE_ITEM_KEY;
+	a.key.min_offset = 0;
+	a.key.max_offset = (__u64)-1;
+	a.key.max_transid = (__u64)-1;
+	a.key.nr_items = 1;
+	if (ioctl(fd, BTRFS_IOC_TREE_SEARCH, &a) < 0)
+		return -errno;
+	struct btrfs_ioctl_search_header h;
+	memcpy(&h, a.buf, sizeof(h));
+	if (a.key.nr_items < 1 || h.objectid != ino || h.type != BTRFS_INODE_ITEM_KEY ||
+	    h.len < sizeof(struct btrfs_inode_item))
+		return -ENOENT;
+	struct btrfs_inode_item it;
+	memcpy(&it, a.buf + sizeof(h), sizeof(it));
+	*out = it.ctime;
+	return 0;
+}
+
+/* The same inode with the same ctime in both: nothing of it changed (the
+ * generic compare's own rule). Most tree blocks rewritten since the
+ * snapshot also hold such neighbours, or inodes whose atime moved. */
+static bool untouched(int layer, int parent, uint64_t ino)
+{
+	struct btrfs_timespec a, b;
+	return inode_ctime(layer, ino, &a) == 0 && inode_ctime(parent, ino, &b) == 0 &&
+	       le64toh(a.sec) == le64toh(b.sec) && le32toh(a.nsec) == le32toh(b.nsec);
 }
 
 /* Every name of inode ino in the subvolume fd (relative to its root). */
@@ -302,13 +338,13 @@ int btrfs_fast_changes(int layer, int parent, const struct timespec *settled, st
 		       struct st_error *err)
 {
 	memset(out, 0, sizeof(*out));
-	/* Inode updates reach the tree in batches (delayed inodes), at the
-	 * latest when the transaction commits: commit it, or a chmod of a
-	 * moment ago would not be in any block yet (nor the root items'
-	 * transaction numbers read below). A commit does not write file data
-	 * out; the inode items it commits already show every change. */
-	uint64_t transid;
-	if (btrfs_util_start_sync_fd(layer, &transid) || btrfs_util_wait_sync_fd(layer, transid))
+	/* The tree lags behind the files: inode updates are batched (delayed
+	 * inodes) until the transaction commits, and a buffered write's new
+	 * size and times reach the inode item only when its data is written
+	 * back. Write back and commit (BTRFS_IOC_SYNC), or a chmod or an
+	 * append of a moment ago would be in no tree block yet, nor in the
+	 * root items' transaction numbers read below. */
+	if (btrfs_util_sync_fd(layer))
 		return -EOPNOTSUPP;
 	struct btrfs_util_subvolume_info li, pi;
 	if (btrfs_util_subvolume_info_fd(layer, 0, &li) || btrfs_util_subvolume_info_fd(parent, 0, &pi))
@@ -327,6 +363,8 @@ int btrfs_fast_changes(int layer, int parent, const struct timespec *settled, st
 	struct fc c = {.layer = layer, .parent = parent, .settled = settled, .out = out, .err = err};
 	st_hashmap_init(&c.seen, NULL);
 	for (size_t i = 0; i < inos.n && r >= 0; i++) {
+		if (untouched(layer, parent, inos.v[i]))
+			continue;
 		if (inos.v[i] == BTRFS_FIRST_FREE_OBJECTID) {
 			r = cmp_path(&c, ""); /* the subvolume root has no name */
 			continue;

@@ -11,6 +11,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/utsname.h>
 #include <sys/xattr.h>
 
 #include "fs.h"
@@ -181,7 +182,70 @@ static bool has_xattr(int dirfd, const char *name, const char *key)
 	return lgetxattr(p, key, NULL, 0) >= 0;
 }
 
+/* The checks' answers hold until the next boot (a new kernel, new module
+ * parameters) or a change of options: kept in <home>/.features, so that a
+ * strata command does not pay a test mount for them every time. */
+#define FEATURES_FILE ".features"
+#define METACOPY_WHY "metacopy is on: a copied-up file may have no data in diff/"
+
+static void features_key(const struct ovl *o, bool try_plus, char *key, size_t len)
+{
+	char boot[64] = "";
+	struct utsname u;
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (!fgets(boot, sizeof(boot), f))
+			boot[0] = '\0';
+		fclose(f);
+	}
+	boot[strcspn(boot, "\n")] = '\0';
+	if (uname(&u) < 0)
+		u.release[0] = '\0';
+	snprintf(key, len, "v1 %s %s %d %s", boot[0] ? boot : "-", u.release, try_plus, o->opts);
+}
+
+static bool features_load(struct st_driver *d, struct ovl *o, const char *key)
+{
+	_cleanup_free_ char *text = NULL;
+	struct st_error e;
+	if (st_read_file_at(d->home_fd, FEATURES_FILE, &text, NULL, &e) < 0)
+		return false;
+	char *nl = strchr(text, '\n');
+	int plus, redirects, native;
+	if (!nl || (size_t)(nl - text) != strlen(key) || strncmp(text, key, strlen(key)) != 0 ||
+	    sscanf(nl + 1, "%d %d %d", &plus, &redirects, &native) != 3)
+		return false;
+	o->lowerdir_plus = plus;
+	o->redirects = redirects;
+	o->native_diff = native;
+	snprintf(o->native_why, sizeof(o->native_why), "%s", native ? "" : METACOPY_WHY);
+	return true;
+}
+
+static void features_save(struct st_driver *d, const struct ovl *o, const char *key)
+{
+	char buf[1024];
+	int n = snprintf(buf, sizeof(buf), "%s\n%d %d %d\n", key, o->lowerdir_plus, o->redirects, o->native_diff);
+	struct st_error e;
+	if (n > 0 && (size_t)n < sizeof(buf))
+		st_replace_file_at(d->home_fd, FEATURES_FILE, buf, (size_t)n, 0600, &e); /* a cache: may fail */
+}
+
+static int check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct st_error *err);
+
 int ovl_check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct st_error *err)
+{
+	char key[700];
+	features_key(o, try_plus, key, sizeof(key));
+	if (features_load(d, o, key))
+		return 0;
+	int r = check_features(d, o, try_plus, err);
+	if (r == 0)
+		features_save(d, o, key);
+	return r < 0 ? r : 0;
+}
+
+static int check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct st_error *err)
 {
 	char name[64], reason[512];
 	int fd = check_dir_make(d->home_fd, name, sizeof(name), reason, sizeof(reason));
@@ -197,18 +261,17 @@ int ovl_check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct
 	 * become a redirect (then diff/ lacks its content: such layers are
 	 * found and diffed naively), and a chown may copy up only the metadata
 	 * (metacopy: then no diff/ can be trusted, every diff is naive). */
-	_cleanup_close_ int m = st_open_nofollow(fd, "m", O_RDONLY | O_DIRECTORY, 0);
+	int m = st_open_nofollow(fd, "m", O_RDONLY | O_DIRECTORY, 0);
 	if (m >= 0) {
 		renameat(m, "d", m, "d2");
 		fchownat(m, "file", 1, 1, AT_SYMLINK_NOFOLLOW);
+		close(m); /* before the unmount: an open directory would keep it busy */
 	}
 	o->redirects = has_xattr(fd, "u/d2", "trusted.overlay.redirect");
 	bool metacopy = has_xattr(fd, "u/file", "trusted.overlay.metacopy");
 	o->native_diff = m >= 0 && !metacopy;
 	snprintf(o->native_why, sizeof(o->native_why), "%s",
-		 m < 0 ? "the test mount could not be opened"
-		 : metacopy ? "metacopy is on: a copied-up file may have no data in diff/"
-			    : "");
+		 m < 0 ? "the test mount could not be opened" : metacopy ? METACOPY_WHY : "");
 	check_dir_remove(d->home_fd, fd, name);
-	return 0;
+	return m < 0 ? 1 : 0; /* 1: no answer worth keeping */
 }

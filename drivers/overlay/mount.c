@@ -105,6 +105,7 @@ struct job {
 	const struct ovl_mount_spec *s;
 	struct st_error *err;
 	int r;
+	char **abs; /* absolute names, when every one is short enough */
 };
 
 /* The kernel's own words from an fs context ("e overlay: too many lower
@@ -147,6 +148,15 @@ static int set_opts(struct job *j, int fsfd)
 	return 0;
 }
 
+/* The name of layer i (lowers, then upper and work) as fsconfig gets it. */
+static const char *name_of(struct job *j, size_t i)
+{
+	const struct ovl_mount_spec *s = j->s;
+	if (j->abs)
+		return j->abs[i];
+	return i < s->nlowers ? s->lowers[i] : i == s->nlowers ? s->upper : s->work;
+}
+
 static int mount_new(struct job *j)
 {
 	const struct ovl_mount_spec *s = j->s;
@@ -157,14 +167,14 @@ static int mount_new(struct job *j)
 	if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "source", "overlay", 0) < 0)
 		return fs_fail(j, fsfd, errno, "overlay source");
 	for (size_t i = 0; i < s->nlowers; i++) {
-		if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", s->lowers[i], 0) < 0) {
+		if (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "lowerdir+", name_of(j, i), 0) < 0) {
 			char what[128];
 			snprintf(what, sizeof(what), "lower layer %zu of %zu (\"%s\")", i + 1, s->nlowers, s->lowers[i]);
 			return fs_fail(j, fsfd, errno, what);
 		}
 	}
-	if (s->upper && (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", s->upper, 0) < 0 ||
-			 sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", s->work, 0) < 0))
+	if (s->upper && (sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", name_of(j, s->nlowers), 0) < 0 ||
+			 sys_fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", name_of(j, s->nlowers + 1), 0) < 0))
 		return fs_fail(j, fsfd, errno, "upper and work directories");
 	int r = set_opts(j, fsfd);
 	if (r < 0)
@@ -226,11 +236,52 @@ static void *mount_thread(void *arg)
 	return NULL;
 }
 
+/* base_path + "/" + rel, "../" taken off base_path; NULL when it would not
+ * fit fsconfig's 256 bytes. */
+static char *abs_name(const char *base, const char *rel)
+{
+	size_t bl = strlen(base);
+	while (st_str_has_prefix(rel, "../")) {
+		while (bl > 0 && base[bl - 1] != '/')
+			bl--;
+		if (bl > 0)
+			bl--;
+		rel += 3;
+	}
+	char *p = st_asprintf("%.*s/%s", (int)bl, base, rel);
+	if (p && strlen(p) > 255) {
+		free(p);
+		p = NULL;
+	}
+	return p;
+}
+
+/* Absolute names for lowerdir+ in the caller's thread: no working directory
+ * to borrow, and mountinfo shows where the layers are. */
+static char **abs_names(const struct ovl_mount_spec *s)
+{
+	size_t n = s->nlowers + (s->upper ? 2 : 0);
+	char **v = calloc(n, sizeof(*v));
+	for (size_t i = 0; v && i < n; i++) {
+		const char *rel = i < s->nlowers ? s->lowers[i] : i == s->nlowers ? s->upper : s->work;
+		if (!(v[i] = abs_name(s->base_path, rel))) {
+			st_strv_free(v, n);
+			return NULL;
+		}
+	}
+	return v;
+}
+
 int ovl_mount(const struct ovl_mount_spec *s, struct st_error *err)
 {
 	if (s->nlowers == 0 || (s->nlowers == 1 && !s->upper))
 		return st_error_fail(err, EINVAL, "overlay needs two lower layers, or one and an upper");
 	struct job j = {.s = s, .err = err};
+	if (s->lowerdir_plus && s->base_path && (j.abs = abs_names(s))) {
+		j.r = mount_new(&j);
+		st_strv_free(j.abs, s->nlowers + (s->upper ? 2 : 0));
+		return j.r;
+	}
 	pthread_t t;
 	int r = pthread_create(&t, NULL, mount_thread, &j);
 	if (r != 0)

@@ -327,8 +327,11 @@ static int ovl_get(struct st_driver *d, const char *id, char *path, size_t len, 
 	if (r >= 0)
 		r = ovl_unmount(lfd, "merged", err);
 	if (r >= 0) {
+		char lpath[PATH_MAX];
+		snprintf(lpath, sizeof(lpath), "%s/l", d->home);
 		struct ovl_mount_spec s = {
 			.base_fd = o->l_fd,
+			.base_path = lpath,
 			.lowers = lowers,
 			.nlowers = nl,
 			.upper = rw ? upper : NULL,
@@ -372,7 +375,18 @@ static int ovl_commit(struct st_driver *d, const char *id, struct st_error *err)
 	_cleanup_close_ int lfd = layer_dir(d, id, err);
 	if (lfd < 0)
 		return lfd;
-	int r = ovl_unmount(lfd, "merged", err);
+	char **links;
+	size_t n;
+	int r = read_lowers_at(lfd, id, &links, &n, err);
+	if (r < 0)
+		return r;
+	st_strv_free(links, n);
+	/* read-only, its own diff/ joins the lower stack: it must still mount */
+	if (n + 1 > OVL_MAX_LOWERS)
+		return st_error_fail(err, E2BIG,
+				     "overlay: layer \"%s\" cannot be committed: read-only it would stack %zu lower "
+				     "layers, the kernel allows at most %d", id, n + 1, OVL_MAX_LOWERS);
+	r = ovl_unmount(lfd, "merged", err);
 	if (r >= 0)
 		r = st_remove_at(lfd, "work", err);
 	if (r < 0)
@@ -450,8 +464,9 @@ static void ovl_free(struct ovl *o)
 	free(o);
 }
 
-/* Finish removals a killed process left (renamed to .trash-*). Only trash:
- * .tmp-* files in the home may be another process's write in flight. */
+/* Finish removals a killed process left (renamed to .trash-*), and drop
+ * stale temporary copies of the features cache. Not other .tmp-* files:
+ * the project id counter may be another process's write in flight. */
 static void sweep_trash(int home_fd)
 {
 	char **names;
@@ -460,7 +475,7 @@ static void sweep_trash(int home_fd)
 		return;
 	struct st_error e;
 	for (size_t i = 0; i < n; i++)
-		if (st_str_has_prefix(names[i], ".trash-"))
+		if (st_str_has_prefix(names[i], ".trash-") || st_str_has_prefix(names[i], ".tmp-.features-"))
 			st_rm_rf_at(home_fd, names[i], &e);
 	st_strv_free(names, n);
 }

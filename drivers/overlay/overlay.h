@@ -41,9 +41,11 @@ struct ovl {
 /* ------------------------------------------------------------- mount.c */
 
 /* One overlay mount, every path relative to base_fd (they stay short, so
- * that 500 layers fit the one-page limit of mount(2) data). */
+ * that 500 layers fit the one-page limit of mount(2) data). With lowerdir+
+ * and base_path, absolute names are used where they fit. */
 struct ovl_mount_spec {
 	int base_fd;
+	const char *base_path;     /* its absolute path, or NULL */
 	const char *const *lowers; /* top first */
 	size_t nlowers;
 	const char *upper, *work;  /* both NULL: a read-only mount */

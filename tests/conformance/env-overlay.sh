@@ -1,9 +1,9 @@
 # Conformance environment for overlay (sourced by tests/conformance/run.sh).
 # overlay's upper directories need a filesystem that keeps trusted.* xattrs
 # and 0/0 character-device whiteouts and is not overlayfs itself (a test
-# tree under a container's overlay root is not). When $STRATA_TEST_TMP is
-# such a place (ext4, xfs, btrfs, a tmpfs with xattrs...: a real test mount
-# decides) the suite runs in a directory there, else on a loop-mounted ext4
+# tree under a container's overlay root is not), and layers carry user.*
+# xattrs. When $STRATA_TEST_TMP is such a place (ext4, xfs, btrfs, tmpfs
+# since 6.6...: a real test mount decides) the suite runs in a directory there, else on a loop-mounted ext4
 # image. STRATA_OVERLAY_CONF_OPTS: init options for a variant run (e.g.
 # mount_api=legacy, mountopt=metacopy=on; see tests/integration/overlay.sh).
 
@@ -20,6 +20,11 @@ overlay_upper_ok() {
 		rc=1
 	else
 		rm "$t/m/f" && [ -c "$t/u/f" ] || { echo "$1 cannot keep overlay whiteouts"; rc=1; }
+		# layers carry user.* xattrs too (tmpfs before 6.6 has none)
+		if [ $rc = 0 ] && command -v setfattr >/dev/null; then
+			touch "$t/m/g" && setfattr -n user.strata -v 1 "$t/m/g" 2>/dev/null ||
+				{ echo "$1 takes no user.* xattrs"; rc=1; }
+		fi
 		umount "$t/m"
 	fi
 	rm -rf --one-file-system "$t"

@@ -530,10 +530,22 @@ START_TEST(test_overlay_native_diff_falls_back_when_metacopy_is_on)
 	free(diff);
 	free(m);
 	st_driver_close(d);
-	/* the default keeps metacopy off */
-	d = open_drv("h2", NULL);
+	/* the default keeps metacopy off; the checks' cached answers are per
+	 * options (and boot), and a damaged cache is checked again */
+	d = open_drv("h", NULL);
 	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "true");
 	ck_assert_str_eq(status_of(d, "Using metacopy", buf, sizeof(buf)), "false");
+	st_driver_close(d);
+	ck_assert_int_eq(st_test_sh("cd %s/h && sed -i '2s/.*/1 1 0/' .features", tmp), 0);
+	d = open_drv("h", NULL);
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false"); /* the cache is believed */
+	st_driver_close(d);
+	ck_assert_int_eq(st_test_sh("cd %s/h && echo garbage > .features", tmp), 0);
+	d = open_drv("h", NULL);
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "true");
+	st_driver_close(d);
+	d = open_drv("h", "mountopt=metacopy=on");
+	ck_assert_str_eq(status_of(d, "Native Overlay Diff", buf, sizeof(buf)), "false");
 	st_driver_close(d);
 	/* the options are checked: overlay's own layout is not the user's */
 	struct st_kvlist kv = {0};
@@ -597,8 +609,12 @@ START_TEST(test_overlay_500_layer_chain_mounts_with_both_apis_and_501_is_refused
 	ck_assert_str_eq(st_test_read(m, "f250"), "250");
 	put(d, "rw");
 	free(m);
-	/* a 501st committed layer would stack 501 lower layers */
+	/* a 501st committed layer would stack 501 lower layers: neither made
+	 * nor committed from a read-write one */
 	struct st_error err = {0};
+	ck_assert_int_lt(st_drv_commit(d, "rw", &err), 0);
+	ck_assert_msg(strstr(err.msg, "at most 500") != NULL, "%s", err.msg);
+	ck_assert(st_drv_is_rw(d, "rw"));
 	ck_assert_int_lt(st_drv_create(d, "c501", "c500", false, NULL, &err), 0);
 	ck_assert_msg(strstr(err.msg, "at most 500") != NULL, "%s", err.msg);
 	st_driver_close(d);
