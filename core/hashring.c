@@ -4,6 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "digest.h"
 #include "hashring.h"
@@ -137,4 +138,57 @@ void st_hashring_free(struct st_hashring *r)
 	pthread_cond_destroy(&r->cv);
 	pthread_mutex_destroy(&r->mu);
 	free(r);
+}
+
+/* ------------------------------------------------------------ the writer */
+
+static int hashring_write(void *ctx, const void *buf, size_t len)
+{
+	struct st_hashring_writer *hw = ctx;
+	const unsigned char *p = buf;
+	size_t left = len;
+	while (left > 0) {
+		if (!hw->cur) {
+			hw->cur = st_hashring_next(hw->ring);
+			hw->fill = 0;
+		}
+		size_t room = hw->ring->buflen - hw->fill;
+		size_t k = left < room ? left : room;
+		memcpy(hw->cur + hw->fill, p, k);
+		hw->fill += k;
+		p += k;
+		left -= k;
+		if (hw->fill == hw->ring->buflen) {
+			st_hashring_submit(hw->ring, hw->fill);
+			hw->cur = NULL;
+		}
+	}
+	hw->bytes += (int64_t)len;
+	return hw->next ? hw->next->write(hw->next->ctx, buf, len) : 0;
+}
+
+int st_hashring_writer_init(struct st_hashring_writer *hw, struct st_writer *next, struct st_writer *w)
+{
+	memset(hw, 0, sizeof(*hw));
+	int r = st_hashring_new(4, 256 * 1024, &hw->ring);
+	if (r < 0)
+		return r;
+	hw->next = next;
+	w->write = hashring_write;
+	w->ctx = hw;
+	return 0;
+}
+
+void st_hashring_writer_final(struct st_hashring_writer *hw, char out[ST_DIGEST_LEN + 1])
+{
+	if (hw->cur && hw->fill)
+		st_hashring_submit(hw->ring, hw->fill);
+	hw->cur = NULL;
+	st_hashring_final(hw->ring, out);
+}
+
+void st_hashring_writer_free(struct st_hashring_writer *hw)
+{
+	st_hashring_free(hw->ring);
+	hw->ring = NULL;
 }

@@ -26,4 +26,19 @@ void st_hashring_final(struct st_hashring *r, char out[ST_DIGEST_LEN + 1]);
 /* Stop (the helper drops what it has not hashed) and free. */
 void st_hashring_free(struct st_hashring *r);
 
+/* A writer that forwards every write to next (may be NULL) and hashes a
+ * copy of the bytes on the helper thread: st_hash_writer's job, off the
+ * writing thread (a memcpy instead of the sha256). */
+struct st_hashring_writer {
+	struct st_hashring *ring;
+	struct st_writer *next;
+	int64_t bytes;
+	unsigned char *cur; /* the ring buffer being filled */
+	size_t fill;
+};
+int st_hashring_writer_init(struct st_hashring_writer *hw, struct st_writer *next, struct st_writer *w);
+/* "sha256:<hex>" of everything written (once). */
+void st_hashring_writer_final(struct st_hashring_writer *hw, char out[ST_DIGEST_LEN + 1]);
+void st_hashring_writer_free(struct st_hashring_writer *hw);
+
 #endif

@@ -65,7 +65,9 @@ static int sink_tar_open(struct sink *k, struct st_writer *out, struct st_error 
 	if (!k->a || !k->e)
 		return st_error_set(err, ENOMEM, "save");
 	archive_write_set_format_pax_restricted(k->a);
-	archive_write_set_bytes_per_block(k->a, 0);
+	/* written in 1 MiB blocks (the last one not padded): the same bytes as
+	 * unblocked, in a hundredth of the write calls */
+	archive_write_set_bytes_per_block(k->a, 1 << 20);
 	archive_write_set_bytes_in_last_block(k->a, 1);
 	if (archive_write_open2(k->a, k, NULL, sink_tar_write, NULL, NULL) != ARCHIVE_OK)
 		return st_error_fail(err, EIO, "save: %s", archive_error_string(k->a));

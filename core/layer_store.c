@@ -13,6 +13,7 @@
 
 #include "driver.h"
 #include "fs.h"
+#include "hashring.h"
 #include "json.h"
 #include "layertar.h"
 #include "lease.h"
@@ -602,13 +603,13 @@ int st_layer_tar(struct st_store *s, const char *chain_id, struct st_writer *out
 	st_store_unlock(s);
 	if (r < 0)
 		goto out;
-	struct st_hash_writer hw;
+	/* the check of the diff id is hashed on a helper thread */
+	struct st_hashring_writer hw;
 	struct st_writer w;
-	if ((r = st_sha256_init(&hw.h)) < 0) {
+	if ((r = st_hashring_writer_init(&hw, out, &w)) < 0) {
 		r = st_error_set(err, -r, "layer tar");
 		goto out;
 	}
-	st_hash_writer_init(&hw, out, &w);
 	dfd = layers_dir(s, err);
 	char p[256];
 	snprintf(p, sizeof(p), "%s/tar-split.gz", hex_of(l.chain_id));
@@ -631,7 +632,8 @@ int st_layer_tar(struct st_store *s, const char *chain_id, struct st_writer *out
 			r = st_drv_diff(s->driver, l.cache_id, pcache, &w, err);
 	}
 	char got[ST_DIGEST_LEN + 1];
-	st_sha256_final(&hw.h, got);
+	st_hashring_writer_final(&hw, got);
+	st_hashring_writer_free(&hw);
 	if (r >= 0 && strcmp(got, l.diff_id) != 0)
 		r = st_error_fail(err, EIO, "layer %s: its content no longer matches its diff id %s (got %s)",
 				  l.chain_id, l.diff_id, got);

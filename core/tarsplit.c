@@ -281,7 +281,7 @@ static int replay_file(int rootfd, const char *path, uint64_t size, struct st_wr
 	return 0;
 }
 
-int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_error *err)
+static int replay_records(int rec_fd, int rootfd, struct st_writer *w, struct st_error *err)
 {
 	int fd = dup(rec_fd);
 	gzFile gz = fd >= 0 ? gzdopen(fd, "rb") : NULL;
@@ -330,5 +330,101 @@ int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_er
 	}
 	free(buf);
 	gzclose(gz);
+	return r;
+}
+
+/* Replay runs on a helper thread that inflates the records and reads the
+ * layer's files into a bounded pipe; the caller's thread only writes what
+ * comes out (through its writer: the archive, a hash, a socket). The file
+ * reads and the writes then use two cores. Both sides move data in large
+ * chunks, so they rarely wake each other. */
+#define REPLAY_CHUNK (256 * 1024)
+
+struct replay {
+	int rec_fd, rootfd;
+	struct st_bytepipe pipe;
+	unsigned char *buf; /* the helper's chunk being filled */
+	size_t len;
+	struct st_error err;
+	int r;
+};
+
+static int replay_flush(struct replay *rp)
+{
+	int r = rp->len ? st_bytepipe_write(&rp->pipe, rp->buf, rp->len) : 0;
+	rp->len = 0;
+	return r;
+}
+
+static int replay_put(void *ctx, const void *data, size_t n)
+{
+	struct replay *rp = ctx;
+	const unsigned char *p = data;
+	while (n > 0) {
+		if (rp->len == REPLAY_CHUNK) {
+			int r = replay_flush(rp);
+			if (r < 0)
+				return r;
+		}
+		size_t k = REPLAY_CHUNK - rp->len < n ? REPLAY_CHUNK - rp->len : n;
+		memcpy(rp->buf + rp->len, p, k);
+		rp->len += k;
+		p += k;
+		n -= k;
+	}
+	return 0;
+}
+
+static void *replay_main(void *arg)
+{
+	struct replay *rp = arg;
+	struct st_writer pw = {.write = replay_put, .ctx = rp};
+	rp->r = replay_records(rp->rec_fd, rp->rootfd, &pw, &rp->err);
+	if (rp->r >= 0 && (rp->r = replay_flush(rp)) < 0)
+		st_error_set(&rp->err, -rp->r, "write layer tar");
+	st_bytepipe_close(&rp->pipe, rp->r < 0 ? rp->r : 0, rp->r < 0 ? rp->err.msg : NULL);
+	return NULL;
+}
+
+int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_error *err)
+{
+	struct replay rp = {.rec_fd = rec_fd, .rootfd = rootfd};
+	_cleanup_free_ unsigned char *out = malloc(REPLAY_CHUNK);
+	rp.buf = malloc(REPLAY_CHUNK);
+	pthread_t th;
+	if (!out || !rp.buf || st_bytepipe_init(&rp.pipe, 4 * REPLAY_CHUNK) < 0) {
+		free(rp.buf);
+		return replay_records(rec_fd, rootfd, w, err);
+	}
+	if (pthread_create(&th, NULL, replay_main, &rp) != 0) {
+		st_bytepipe_destroy(&rp.pipe);
+		free(rp.buf);
+		return replay_records(rec_fd, rootfd, w, err);
+	}
+	int r = 0;
+	for (;;) {
+		struct st_error perr;
+		ssize_t n = st_bytepipe_read(&rp.pipe, out, REPLAY_CHUNK, &perr);
+		if (n == 0)
+			break;
+		if (n < 0) {
+			r = (int)n;
+			break;
+		}
+		if ((r = w->write(w->ctx, out, (size_t)n)) < 0) {
+			r = st_error_set(err, -r, "write layer tar");
+			st_bytepipe_cancel(&rp.pipe);
+			break;
+		}
+	}
+	pthread_join(th, NULL);
+	/* the helper's own failure, with its message (a file that changed...);
+	 * -ECANCELED is the helper noticing ours */
+	if (rp.r < 0 && rp.r != -ECANCELED) {
+		*err = rp.err;
+		r = rp.r;
+	}
+	st_bytepipe_destroy(&rp.pipe);
+	free(rp.buf);
 	return r;
 }
