@@ -245,7 +245,7 @@ void reg_challenge_free(struct reg_challenge *c)
 
 static bool is_token_char(char ch)
 {
-	return isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch);
+	return ch && (isalnum((unsigned char)ch) || strchr("!#$%&'*+-.^_`|~", ch));
 }
 
 /* One challenge at s: scheme, then auth-params (token=token or
