@@ -122,6 +122,54 @@ static int check_mount(int fd, const char *opts, bool plus, struct st_error *err
 	return ovl_mount(&s, err);
 }
 
+/* A successful probe is remembered for the boot (the same kernel and
+ * modules) and the filesystem the home is on, in <home>/.features-probe:
+ * written by init (the probe must leave nothing in a home it is asked
+ * about), read by the next probe, which then skips its test mount. */
+#define PROBE_FILE ".features-probe"
+
+static void boot_id(char *buf, size_t len)
+{
+	buf[0] = '\0';
+	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
+	if (f) {
+		if (!fgets(buf, (int)len, f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+static bool probe_key(int home_fd, char *key, size_t len)
+{
+	char boot[64];
+	struct utsname u;
+	struct statfs sf;
+	struct stat st;
+	boot_id(boot, sizeof(boot));
+	if (!boot[0] || uname(&u) < 0 || fstatfs(home_fd, &sf) < 0 || fstat(home_fd, &st) < 0)
+		return false;
+	snprintf(key, len, "v1 %s %s %lx %lx\n", boot, u.release, (unsigned long)sf.f_type, (unsigned long)st.st_dev);
+	return true;
+}
+
+static bool probe_cached(int home_fd)
+{
+	char key[256];
+	_cleanup_free_ char *text = NULL;
+	struct st_error e;
+	return probe_key(home_fd, key, sizeof(key)) && st_read_file_at(home_fd, PROBE_FILE, &text, NULL, &e) == 0 &&
+	       strcmp(text, key) == 0;
+}
+
+static void probe_remember(int home_fd)
+{
+	char key[256];
+	struct st_error e;
+	if (!probe_cached(home_fd) && probe_key(home_fd, key, sizeof(key)))
+		st_replace_file_at(home_fd, PROBE_FILE, key, strlen(key), 0600, &e); /* a cache: may fail */
+}
+
 int ovl_check_probe(const char *home, char *reason, size_t len)
 {
 	int fsfd = (int)syscall(SYS_fsopen, "overlay", 0);
@@ -142,6 +190,8 @@ int ovl_check_probe(const char *home, char *reason, size_t len)
 		return -ENOTSUP;
 	}
 	ovl_check_sweep(home_fd);
+	if (probe_cached(home_fd))
+		return 0;
 	char name[64];
 	int fd = check_dir_make(home_fd, name, sizeof(name), reason, len);
 	if (fd < 0)
@@ -190,15 +240,9 @@ static bool has_xattr(int dirfd, const char *name, const char *key)
 
 static void features_key(const struct ovl *o, bool try_plus, char *key, size_t len)
 {
-	char boot[64] = "";
+	char boot[64];
 	struct utsname u;
-	FILE *f = fopen("/proc/sys/kernel/random/boot_id", "re");
-	if (f) {
-		if (!fgets(boot, sizeof(boot), f))
-			boot[0] = '\0';
-		fclose(f);
-	}
-	boot[strcspn(boot, "\n")] = '\0';
+	boot_id(boot, sizeof(boot));
 	if (uname(&u) < 0)
 		u.release[0] = '\0';
 	snprintf(key, len, "v1 %s %s %d %s", boot[0] ? boot : "-", u.release, try_plus, o->opts);
@@ -237,6 +281,8 @@ int ovl_check_features(struct st_driver *d, struct ovl *o, bool try_plus, struct
 {
 	char key[700];
 	features_key(o, try_plus, key, sizeof(key));
+	/* init runs after a successful probe: remember that one */
+	probe_remember(d->home_fd);
 	if (features_load(d, o, key))
 		return 0;
 	int r = check_features(d, o, try_plus, err);
