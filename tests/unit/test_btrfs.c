@@ -97,6 +97,8 @@ static int collect_cb(void *ctx, const struct st_walk_ent *e)
 	struct paths *p = ctx;
 	if (e->post || (S_ISDIR(e->st.st_mode) != p->dirs))
 		return 0;
+	if (!p->dirs && !S_ISREG(e->st.st_mode) && !S_ISLNK(e->st.st_mode))
+		return 0; /* a write to a fifo would wait for a reader */
 	st_strv_push(&p->v, &p->n, e->path);
 	return 0;
 }
