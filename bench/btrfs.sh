@@ -71,20 +71,22 @@ noop=()
 for i in $(seq "$RUNS"); do
 	a=$(now); st driver exists p10; b=$(now); noop+=("$(ms "$a" "$b")")
 done
-for p in p10 p100k; do
-	c=() raw=()
-	for i in $(seq "$RUNS"); do
+# interleaved, so that both parents see the same machine load
+c_p10=() c_p100k=() raw_p10=() raw_p100k=()
+for i in $(seq $((RUNS * 3))); do
+	for p in p10 p100k; do
 		a=$(now); st driver create --parent "$p" --rw "c$p$i" >/dev/null; b=$(now)
-		c+=("$(ms "$a" "$b")")
+		eval "c_$p+=(\"$(ms "$a" "$b")\")"
 		a=$(now); btrfs subvolume snapshot "$R/btrfs/subvolumes/$p" "$M/raw$p$i" >/dev/null; b=$(now)
-		raw+=("$(ms "$a" "$b")")
-	done
-	for i in $(seq "$RUNS"); do
+		eval "raw_$p+=(\"$(ms "$a" "$b")\")"
 		st driver rm "c$p$i"
 		btrfs subvolume delete "$M/raw$p$i" >/dev/null
 	done
+done
+for p in p10 p100k; do
+	eval "cs=\${c_$p[*]} rs=\${raw_$p[*]}"
 	printf '%-44s %6s ms   (btrfs subvolume snapshot: %s ms)\n' "snapshot create, parent of ${p#p} files:" \
-		"$(echo "${c[*]}" | median)" "$(echo "${raw[*]}" | median)"
+		"$(echo "$cs" | median)" "$(echo "$rs" | median)"
 done
 printf '%-44s %6s ms\n' "strata no-op command (driver exists):" "$(echo "${noop[*]}" | median)"
 
