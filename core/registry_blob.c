@@ -141,14 +141,16 @@ int reg_blob_exists(struct reg_client *c, const char *repo, const char *digest, 
 	_cleanup_free_ char *path = st_asprintf("/v2/%s/blobs/%s", repo, digest);
 	if (!path)
 		return st_error_set(err, ENOMEM, "blob %s", digest);
-	struct reg_req q = {.method = "HEAD", .url = path, .follow = true};
+	/* not followed: a redirect says the registry has it, and storage URLs
+	 * signed for GET may refuse a HEAD */
+	struct reg_req q = {.method = "HEAD", .url = path};
 	struct reg_resp resp;
 	int r = reg_do(c, &q, &resp, err);
 	if (r < 0)
 		return st_error_wrap(err, "blob %s", digest);
-	if (resp.status == 200) {
+	if (resp.status == 200 || (resp.status >= 301 && resp.status <= 308 && resp.location)) {
 		if (size)
-			*size = resp.content_length;
+			*size = resp.status == 200 ? resp.content_length : -1;
 		r = 1;
 	} else if (resp.status == 404) {
 		r = 0;

@@ -484,6 +484,15 @@ if start_registry d "$D" http "$extra"; then
 	else
 		pass $t
 	fi
+	# HEAD answered with a redirect: the registry has the blob
+	t=push_takes_a_redirected_head_as_present
+	out=$(st push "$D/app:1" 2>&1); rc=$?
+	heads=$(access d | grep -c '"HEAD /v2/app/blobs/sha256:[0-9a-f]* HTTP/1.1" 307')
+	if [ $rc -ne 0 ] || [ "$(grep -c ': Layer already exists$' <<<"$out")" != "$NLAYERS" ] || [ "$heads" -lt "$NLAYERS" ]; then
+		fail $t "exit $rc, $heads HEADs redirected: $out"
+	else
+		pass $t
+	fi
 else
 	fail $t "the registry with the redirect middleware does not start"
 fi
