@@ -206,8 +206,8 @@ static int mount_legacy(struct job *j)
 		need += strlen(s->opts) + 1;
 	if (need > cap)
 		return st_error_fail(j->err, E2BIG,
-				     "%zu lower layers need %zu bytes of mount(2) data, the kernel takes %zu "
-				     "(and it has no lowerdir+)", s->nlowers, need, cap - 1);
+				     "%zu lower layers need %zu bytes of mount(2) data, the kernel takes %zu in one "
+				     "call (kernels from 6.8 take layers one by one: lowerdir+)", s->nlowers, need, cap - 1);
 	size_t o = (size_t)snprintf(data, cap, "lowerdir=");
 	for (size_t i = 0; i < s->nlowers; i++)
 		o += (size_t)snprintf(data + o, cap - o, "%s%s", i ? ":" : "", s->lowers[i]);

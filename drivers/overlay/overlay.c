@@ -158,8 +158,8 @@ static int make_link(struct st_driver *d, struct ovl *o, int lfd, const char *id
 
 /* ------------------------------------------------------------ create */
 
-static int layer_size(struct st_driver *d, struct ovl *o, const char *id, bool rw, const struct st_create_opts *co,
-		      int64_t *size, struct st_error *err)
+static int layer_size(struct ovl *o, const char *id, bool rw, const struct st_create_opts *co, int64_t *size,
+		      struct st_error *err)
 {
 	*size = 0;
 	const char *s = co && co->storage_opt ? st_kvlist_get(co->storage_opt, "size") : NULL;
@@ -173,7 +173,6 @@ static int layer_size(struct st_driver *d, struct ovl *o, const char *id, bool r
 	if (!o->quota.enabled)
 		return st_error_fail(err, ENOTSUP, "overlay: layer \"%s\": size needs project quota: %s", id,
 				     o->quota.why);
-	(void)d;
 	return 0;
 }
 
@@ -184,7 +183,7 @@ static int ovl_create_layer(struct st_driver *d, const char *id, const char *par
 	if (strcmp(id, "l") == 0)
 		return st_error_fail(err, EINVAL, "overlay: layer id \"l\" is reserved (the link directory)");
 	int64_t size;
-	int r = layer_size(d, o, id, rw, co, &size, err);
+	int r = layer_size(o, id, rw, co, &size, err);
 	if (r < 0)
 		return r;
 	char plink[OVL_LINK_LEN + 2] = "";
