@@ -146,6 +146,8 @@ static void tar_base(struct tt_buf *out)
 	tt_dir(t, "deep/er", 0755);
 	tt_file(t, "deep/er/f", 0644, "D");
 	tt_file(t, "same", 0644, "same");
+	tt_dir(t, "d2", 0755);
+	tt_file(t, "d2/old", 0644, "old");
 	tt_tar_finish(t, out);
 }
 
@@ -174,6 +176,10 @@ static void tar_mid(struct tt_buf *out)
 	tt_dir(t, "deep/er", 0755);
 	tt_file(t, "deep/er/new", 0644, "N");
 	tt_file(t, "same", 0644, "same");
+	/* a directory deleted and made again in the same layer */
+	tt_file(t, ".wh.d2", 0644, "");
+	tt_dir(t, "d2", 0755);
+	tt_file(t, "d2/new", 0644, "new");
 	tt_tar_finish(t, out);
 }
 
@@ -397,7 +403,8 @@ START_TEST(test_changes_and_sizes_match_the_generic_compare)
 	}
 	/* and what they are, for the middle layer */
 	char *mid = changes_of(a, "mid");
-	ck_assert_str_eq(mid, "C /d\nC /d/sub\nD /d/sub/s\nA /d/sub/t\nD /d/x\nD /d/y\nA /d/z\nC /deep\nC /deep/er\n"
+	ck_assert_str_eq(mid, "C /d\nC /d/sub\nD /d/sub/s\nA /d/sub/t\nD /d/x\nD /d/y\nA /d/z\nC /d2\nA /d2/new\nD /d2/old\n"
+			      "C /deep\nC /deep/er\n"
 			      "A /deep/er/new\nC /dir2file\nC /etc\nD /etc/a\nA /etc/c\nC /file2dir\nA /file2dir/f\n"
 			      "D /gone\nC /keep\nC /mode\nC /xf\n");
 	free(mid);
@@ -427,6 +434,8 @@ START_TEST(test_apply_writes_aufs_whiteouts_in_the_branch)
 	 * directory made opaque, and the whiteout goes (aufs would hide both) */
 	ck_assert(!st_test_exists(diff, ".wh.file2dir"));
 	ck_assert(st_test_exists(diff, "file2dir/.wh..wh..opq"));
+	ck_assert(!st_test_exists(diff, ".wh.d2"));
+	ck_assert(st_test_exists(diff, "d2/.wh..wh..opq"));
 	ck_assert(!st_test_exists(diff, ".wh.dir2file"));
 	char *s = st_test_read(diff, "dir2file");
 	ck_assert_str_eq(s, "now a file");
