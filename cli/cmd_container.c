@@ -203,7 +203,8 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	}
 	if (a.rm) {
 		struct st_error e2 = {0};
-		if (st_container_remove(s, id, true, &e2) < 0)
+		/* gone already: a concurrent rm or prune was first */
+		if (st_container_remove(s, id, true, &e2) < 0 && e2.code != ENOENT)
 			cli_fail(&e2);
 	}
 	(void)rc;

@@ -539,6 +539,12 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 		r = st_error_fail(err, EEXIST, "the container name \"%s\" is already in use", name);
 		goto out;
 	}
+	struct st_image again;
+	if ((r = st_image_get(s, img.id, &again, err)) < 0) { /* removed meanwhile */
+		st_store_unlock(s);
+		goto out;
+	}
+	st_image_free(&again);
 	if (img.top[0] && (r = st_layer_hold(s, img.top, holder, err)) < 0) {
 		st_store_unlock(s);
 		goto out;
@@ -797,6 +803,47 @@ static int run_and_record(struct st_store *s, const char *id, struct prepared *p
 	return r;
 }
 
+/* An operation on a container (start, commit, rm) claims its container
+ * layer under a lease, under the store lock and with the container still
+ * there: rm and prune leave a claimed container alone, and a second start
+ * or rm is refused meanwhile. A sweep never removes the layer of a
+ * container that exists, so a killed start or commit takes nothing. */
+static int claim(struct st_store *s, const struct st_container *c, struct st_lease *l, double wait_s,
+		 struct st_error *err)
+{
+	int r = st_lease_new(s, l, err);
+	if (r < 0)
+		return r;
+	double end = st_now() + wait_s;
+	for (;;) {
+		if ((r = st_store_lock(s, err)) < 0)
+			break;
+		_cleanup_close_ int dfd = cdir(s, err);
+		struct stat st;
+		bool busy = false;
+		if (dfd < 0)
+			r = dfd;
+		else if (fstatat(dfd, c->id, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			r = st_error_fail(err, ENOENT, "no such container: %s", c->name);
+		else if ((busy = st_lease_claims_driver_layer(s, c->rw_layer)))
+			r = st_error_fail(err, EBUSY, "container %s is in use by another operation (start, commit or rm)",
+					  c->name);
+		else
+			r = st_lease_add_driver_layer(l, c->rw_layer, err);
+		st_store_unlock(s);
+		if (!busy || st_now() > end)
+			break;
+		struct timespec ts = {0, 50000000};
+		nanosleep(&ts, NULL);
+	}
+	if (r < 0)
+		st_lease_end(l);
+	return r;
+}
+
+static int start_claimed(struct st_store *s, const struct st_container *c, bool attach, int out_fd, int err_fd,
+			 int *exit_code, struct st_error *err);
+
 int st_container_start(struct st_store *s, const char *ref, bool attach, int out_fd, int err_fd, int *exit_code,
 		       struct st_error *err)
 {
@@ -807,6 +854,19 @@ int st_container_start(struct st_store *s, const char *ref, bool attach, int out
 	st_container_free(&c);
 	if (c.status == ST_CT_RUNNING)
 		return st_error_fail(err, EBUSY, "container %s is already running", c.name);
+	struct st_lease lease;
+	if ((r = claim(s, &c, &lease, 0, err)) < 0)
+		return r;
+	r = start_claimed(s, &c, attach, out_fd, err_fd, exit_code, err);
+	st_lease_end(&lease);
+	return r;
+}
+
+static int start_claimed(struct st_store *s, const struct st_container *cp, bool attach, int out_fd, int err_fd,
+			 int *exit_code, struct st_error *err)
+{
+	struct st_container c = *cp;
+	int r;
 	struct prepared p = {0};
 	struct st_driver *d = st_store_driver(s);
 	struct st_error e2;
@@ -988,11 +1048,6 @@ int st_container_remove(struct st_store *s, const char *ref, bool force, struct 
 		if ((r = st_container_stop(s, c.id, 0, err)) < 0)
 			return r;
 	}
-	char rtroot[PATH_MAX];
-	snprintf(rtroot, sizeof(rtroot), "%s/runtime", st_store_root(s));
-	struct st_run_spec sp = {.id = c.id, .runtime_root = rtroot};
-	struct st_error e2;
-	st_runtime_delete(&sp, &e2);
 	_cleanup_close_ int dfd = cdir(s, err);
 	if (dfd < 0)
 		return dfd;
@@ -1000,22 +1055,29 @@ int st_container_remove(struct st_store *s, const char *ref, bool force, struct 
 	 * directory to us) and, if we are killed, has the container's layers
 	 * removed by the next open */
 	struct st_lease lease;
-	if ((r = st_lease_new(s, &lease, err)) < 0)
+	if ((r = claim(s, &c, &lease, force ? 15 : 0, err)) < 0)
 		return r;
-	if ((st_valid_id(c.rw_layer) && (r = st_lease_add_driver_layer(&lease, c.rw_layer, err)) < 0) ||
-	    (st_valid_id(c.init_layer) && (r = st_lease_add_driver_layer(&lease, c.init_layer, err)) < 0))
+	if (st_valid_id(c.init_layer) && (r = st_lease_add_driver_layer(&lease, c.init_layer, err)) < 0)
 		goto out;
 	char trash[128];
 	snprintf(trash, sizeof(trash), ".trash-%s", c.id);
 	if ((r = st_store_lock(s, err)) < 0)
 		goto out;
 	if (renameat(dfd, c.id, dfd, trash) < 0) {
-		r = st_error_set(err, errno, "remove container %s", c.name);
+		r = errno == ENOENT ? st_error_fail(err, ENOENT, "no such container: %s", c.name) /* removed meanwhile */
+				    : st_error_set(err, errno, "remove container %s", c.name);
 		st_store_unlock(s);
 		goto out;
 	}
 	st_fsync_dir(dfd);
 	st_store_unlock(s);
+	/* the runtime's state of it, once it is ours to remove (a start of
+	 * it would have claimed it) */
+	char rtroot[PATH_MAX];
+	snprintf(rtroot, sizeof(rtroot), "%s/runtime", st_store_root(s));
+	struct st_run_spec sp = {.id = c.id, .runtime_root = rtroot};
+	struct st_error e2;
+	st_runtime_delete(&sp, &e2);
 	r = remove_leftovers(s, dfd, trash, err);
 out:
 	st_lease_end(&lease);
@@ -1100,7 +1162,7 @@ int st_container_commit(struct st_store *s, const char *ref, const char *name, c
 	struct st_layer l = {0};
 	bool leased = false;
 	if ((r = st_json_parse(img.config, "image config", &icfg, err)) < 0 ||
-	    (r = load_json(s, c.id, "config.json", &ccfg, err)) < 0 || (r = st_lease_new(s, &lease, err)) < 0)
+	    (r = load_json(s, c.id, "config.json", &ccfg, err)) < 0 || (r = claim(s, &c, &lease, 0, err)) < 0)
 		goto out;
 	leased = true;
 	st_lease_holder(&lease, holder, sizeof(holder));
@@ -1170,14 +1232,18 @@ int st_container_commit(struct st_store *s, const char *ref, const char *name, c
 		goto out;
 	if (name)
 		r = st_image_tag(s, id, norm, err);
-out:
+out:;
+	bool released = true;
 	if (l.chain_id[0]) {
 		struct st_error e2;
-		st_layer_release(s, l.chain_id, holder, &e2);
+		int r2 = st_layer_release(s, l.chain_id, holder, &e2);
+		released = r2 >= 0 || r2 == -ENOENT;
 	}
 	st_layer_free(&l);
-	if (leased)
+	if (leased && released)
 		st_lease_end(&lease);
+	else if (leased)
+		st_lease_abandon(&lease); /* the next open's sweep drops our holder */
 	st_image_free(&img);
 	st_container_free(&c);
 	return r;

@@ -362,9 +362,18 @@ int st_drv_create(struct st_driver *d, const char *id, const char *parent, bool 
 		st_unlock(&lfd);
 		return st_error_fail(err, EEXIST, "%s: layer \"%s\" already exists", d->ops->name, id);
 	}
+	/* the parent's lock while checking it and linking the child: a
+	 * removal of the parent (which checks for children under that lock)
+	 * either sees the child or has marked the parent as going */
+	int plfd = -1;
 	if (parent) {
 		struct rec prec;
+		if ((plfd = layer_lock(d, parent, err)) < 0) {
+			st_unlock(&lfd);
+			return plfd;
+		}
 		if (rec_read(d, parent, &prec, err) < 0 || strcmp(prec.state, "ready") != 0) {
+			st_unlock(&plfd);
 			st_unlock(&lfd);
 			return st_error_fail(err, ENOENT, "%s: parent layer \"%s\" does not exist", d->ops->name, parent);
 		}
@@ -375,9 +384,11 @@ int st_drv_create(struct st_driver *d, const char *id, const char *parent, bool 
 	strcpy(rec.state, "creating");
 	if ((r = rec_write(d, id, &rec, err)) < 0 ||
 	    (parent && (r = child_link(d, parent, id, true, err)) < 0)) {
+		st_unlock(&plfd);
 		st_unlock(&lfd);
 		return r;
 	}
+	st_unlock(&plfd);
 	struct st_create_opts co = {.storage_opt = storage_opt};
 	r = rw ? d->ops->create_rw(d, id, parent, &co, err) : d->ops->create(d, id, parent, &co, err);
 	if (r < 0) {
@@ -684,32 +695,87 @@ void st_drv_release_dir(struct st_driver *d, const char *id, int *fd)
 
 /* ------------------------------------------------------------- remove */
 
-static int remove_locked(struct st_driver *d, const char *id, struct rec *rec, struct st_error *err)
+/* A removal is marked first, so that a kill midway is finished by the next
+ * open: the record says "removing". On a full disk the record cannot be
+ * rewritten (a removal is often what frees the space); it is renamed to
+ * ".removing-ID" instead, which takes no data space and which recovery
+ * finishes the same way. */
+static int mark_removing(struct st_driver *d, const char *id, struct rec *rec, bool *renamed, struct st_error *err)
 {
+	*renamed = false;
 	strcpy(rec->state, "removing");
-	int r = rec_write(d, id, rec, err);
-	if (r < 0)
-		return r;
-	if (d->ops->exists(d, id) && (r = d->ops->remove(d, id, err)) < 0) {
-		/* still there and usable */
-		struct st_error ignore;
-		strcpy(rec->state, "ready");
-		rec_write(d, id, rec, &ignore);
+	struct st_error e2 = {0};
+	int r = rec_write(d, id, rec, &e2);
+	if (r != -ENOSPC && r != -EDQUOT) {
+		if (r < 0)
+			*err = e2;
 		return r;
 	}
+	_cleanup_close_ int dfd = meta_dir(d, "layers", err);
+	char marker[160];
+	snprintf(marker, sizeof(marker), ".removing-%s", id);
+	if (dfd < 0 || renameat(dfd, id, dfd, marker) < 0) {
+		*err = e2;
+		return r;
+	}
+	st_fsync_dir(dfd);
+	*renamed = true;
+	return 0;
+}
+
+/* The data is gone: drop the child link, the mount count and the record. */
+static int removed(struct st_driver *d, const char *id, const char *parent, const char *record, struct st_error *err)
+{
 	struct st_error ignore;
-	if (rec->parent[0])
-		child_link(d, rec->parent, id, false, &ignore);
+	if (parent[0])
+		child_link(d, parent, id, false, &ignore);
 	_cleanup_close_ int mfd = meta_dir(d, "mounts", &ignore);
 	if (mfd >= 0)
 		unlinkat(mfd, id, 0);
 	_cleanup_close_ int dfd = meta_dir(d, "layers", err);
 	if (dfd < 0)
 		return dfd;
-	if (unlinkat(dfd, id, 0) < 0 && errno != ENOENT)
+	if (unlinkat(dfd, record, 0) < 0 && errno != ENOENT)
 		return st_error_set(err, errno, "remove record of layer \"%s\"", id);
 	st_fsync_dir(dfd);
 	return 0;
+}
+
+static int remove_locked(struct st_driver *d, const char *id, struct rec *rec, struct st_error *err)
+{
+	bool renamed;
+	int r = mark_removing(d, id, rec, &renamed, err);
+	if (r < 0)
+		return r;
+	char marker[160];
+	snprintf(marker, sizeof(marker), ".removing-%s", id);
+	if (d->ops->exists(d, id) && (r = d->ops->remove(d, id, err)) < 0) {
+		/* still there and usable */
+		struct st_error ignore;
+		_cleanup_close_ int dfd = meta_dir(d, "layers", &ignore);
+		if (renamed && dfd >= 0) {
+			renameat(dfd, marker, dfd, id); /* its content still says ready */
+		} else {
+			strcpy(rec->state, "ready");
+			rec_write(d, id, rec, &ignore);
+		}
+		return r;
+	}
+	return removed(d, id, rec->parent, renamed ? marker : id, err);
+}
+
+/* Finish a removal marked by a renamed record (recovery, layer locked). */
+static int finish_marked_removal(struct st_driver *d, int dfd, const char *marker, const char *id, struct st_error *err)
+{
+	_cleanup_json_ json_object *o = NULL;
+	struct st_error e2;
+	char parent[130] = "";
+	if (st_json_load_at(dfd, marker, &o, &e2) == 0)
+		snprintf(parent, sizeof(parent), "%s", st_json_str(o, "parent"));
+	int r;
+	if (d->ops->exists(d, id) && (r = d->ops->remove(d, id, err)) < 0)
+		return r;
+	return removed(d, id, parent, marker, err);
 }
 
 int st_drv_remove(struct st_driver *d, const char *id, struct st_error *err)
@@ -809,6 +875,15 @@ int st_drv_recover(struct st_driver *d, struct st_error *err)
 	if (r < 0)
 		return st_error_set(err, -r, "list layers in \"%s\"", d->home);
 	for (size_t i = 0; i < n && r >= 0; i++) {
+		if (st_str_has_prefix(names[i], ".removing-") && st_valid_id(names[i] + 10)) {
+			struct st_error e2;
+			int lfd = st_trylock_at(kfd, names[i] + 10, LOCK_EX, &e2);
+			if (lfd < 0)
+				continue;
+			finish_marked_removal(d, dfd, names[i], names[i] + 10, &e2); /* busy: the next open retries */
+			st_unlock(&lfd);
+			continue;
+		}
 		if (st_str_has_prefix(names[i], ".tmp-")) {
 			/* a record's temporary file: another process may be writing
 			 * it under the layer's lock right now */

@@ -670,8 +670,16 @@ int st_copy_file_data(int src, int dst, const struct stat *st)
 				ssize_t rd = pread(src, buf, sizeof(buf) < (size_t)(hole - in) ? sizeof(buf) : (size_t)(hole - in), in);
 				if (rd <= 0)
 					return rd < 0 ? -errno : -EIO;
-				if (pwrite(dst, buf, (size_t)rd, out) != rd)
-					return -errno;
+				/* a short write is how a full disk shows first: go on
+				 * until write says why (errno still holds EXDEV) */
+				for (ssize_t done = 0; done < rd;) {
+					ssize_t w = pwrite(dst, buf + done, (size_t)(rd - done), out + done);
+					if (w < 0 && errno == EINTR)
+						continue;
+					if (w <= 0)
+						return w < 0 ? -errno : -ENOSPC;
+					done += w;
+				}
 				n = rd;
 				in += rd;
 				out += rd;

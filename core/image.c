@@ -498,12 +498,17 @@ int st_image_import(struct st_store *s, struct st_reader *in, const char *name, 
 		goto out;
 	if (name)
 		r = st_image_tag(s, id, norm, err);
-out:
+out:;
+	bool released = true;
 	if (l.chain_id[0]) {
 		struct st_error e2;
-		st_layer_release(s, l.chain_id, holder, &e2);
+		int r2 = st_layer_release(s, l.chain_id, holder, &e2);
+		released = r2 >= 0 || r2 == -ENOENT;
 	}
 	st_layer_free(&l);
-	st_lease_end(&lease);
+	if (released)
+		st_lease_end(&lease);
+	else
+		st_lease_abandon(&lease); /* the next open's sweep drops our holder */
 	return r;
 }

@@ -23,7 +23,14 @@ int st_lease_new(struct st_store *s, struct st_lease *l, struct st_error *err);
 int st_lease_add_layer(struct st_lease *l, const char *chain_id, struct st_error *err);
 int st_lease_add_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
 int st_lease_drop_driver_layer(struct st_lease *l, const char *id, struct st_error *err);
+/* End the lease: its files go, unless a driver layer it claims is still
+ * there and nobody else's (its removal failed: a full disk, a busy mount),
+ * in which case it is left as if its process had died, for the next
+ * open's sweep. */
 void st_lease_end(struct st_lease *l);
+/* End it leaving its files: for when the cleanup itself failed (a holder
+ * that could not be released); the next open sweeps it. */
+void st_lease_abandon(struct st_lease *l);
 /* "lease:NAME": a layer holder that dies with the lease (swept with it). */
 void st_lease_holder(const struct st_lease *l, char *buf, size_t len);
 

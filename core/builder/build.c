@@ -417,8 +417,10 @@ static int layer_step(struct builder *b, struct stage *sg, const char *by, const
 	}
 	if (r < 0) {
 		struct st_error ignore;
-		st_drv_remove(d, rw, &ignore); /* a failed step leaves no layer behind */
-		st_lease_drop_driver_layer(&b->lease, rw, &ignore);
+		/* a failed step leaves no layer behind; if even that fails (a
+		 * full disk), the claim stays for the sweep of the next open */
+		if (st_drv_remove(d, rw, &ignore) >= 0)
+			st_lease_drop_driver_layer(&b->lease, rw, &ignore);
 		return r;
 	}
 	struct st_layer l = {0};
@@ -1091,12 +1093,17 @@ static void builder_free(struct builder *b)
 	if (b->ctxfd >= 0)
 		close(b->ctxfd);
 	/* the image and the cache entries hold what they need by now */
+	bool released = true;
 	for (size_t i = 0; i < b->nheld; i++) {
 		struct st_error ignore;
-		st_layer_release(b->s, b->held[i], b->holder, &ignore);
+		int r = st_layer_release(b->s, b->held[i], b->holder, &ignore);
+		released &= r >= 0 || r == -ENOENT;
 	}
 	st_strv_free(b->held, b->nheld);
-	st_lease_end(&b->lease);
+	if (released)
+		st_lease_end(&b->lease);
+	else
+		st_lease_abandon(&b->lease); /* the next open's sweep drops our holder */
 }
 
 static int load_inputs(struct builder *b)

@@ -93,6 +93,15 @@ int st_cache_put(struct st_store *s, const char *key, const struct st_build_stat
 	int r = st_store_lock(s, err);
 	if (r < 0)
 		return r;
+	/* two builds that missed the same key at once: the first entry stays
+	 * (the second's layer is its own image's, never held by the cache) */
+	struct st_build_state old = {0};
+	struct st_error e2;
+	if (st_cache_get(s, key, &old, &e2) > 0) {
+		json_object_put(old.cfg);
+		st_store_unlock(s);
+		return 0;
+	}
 	if (!st->top[0] || (r = st_layer_hold(s, st->top, holder, err)) >= 0)
 		r = cache_write(s, key, st, err);
 	st_store_unlock(s);

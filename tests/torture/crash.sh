@@ -59,6 +59,7 @@ t_check() {
 	t_repaired=0
 	out=$(st system check 2>&1) && return 0
 	t_repaired=1
+	sed "s|^|[${t_op:-setup}] found: |" <<<"$out" >>"$T/torture-repairs.log"
 	out=$(st system check --repair 2>&1); rc=$?
 	sed "s|^|[${t_op:-setup}] |" <<<"$out" >>"$T/torture-repairs.log"
 	if [ $rc -ne 0 ]; then
