@@ -745,6 +745,12 @@ static int dm_recover(struct st_driver *d, struct st_error *err)
 	if ((r = dev_deactivate(s, name, err)) < 0)
 		return r;
 	r = pool_message_err(s, err, "delete %" PRIu32, t.device_id);
+	if (r == -EBUSY) {
+		/* the message never happened (the device is still open): the
+		 * pool is unchanged and the device keeps its record */
+		txn_abort(d);
+		return 0;
+	}
 	if (r < 0 && r != -ENODATA)
 		return st_error_wrap(err, "devmapper: finish the deletion of \"%s\"", t.id);
 	struct dmrec have;
@@ -1046,6 +1052,7 @@ static void dm_cleanup(struct st_driver *d)
 		if (dmlib_info(s->pool, &info, &e) == 0 && info.exists && info.open_count == 0)
 			dmlib_remove(s->pool, DMLIB_REMOVE_ONCE, &e);
 	}
+	dmlib_release();
 	st_closep(&s->users_fd);
 	st_closep(&s->meta_fd);
 	st_closep(&s->deferred_fd);

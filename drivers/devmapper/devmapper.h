@@ -27,6 +27,8 @@ struct dmlib_info {
  * off when DM_DISABLE_UDEV is set (libdevmapper then makes the /dev/mapper
  * nodes itself), else on when udev runs. Idempotent. */
 void dmlib_setup(void);
+/* Close libdevmapper's control device (it opens it again when needed). */
+void dmlib_release(void);
 /* Is libdevmapper waiting for udev on device changes? */
 bool dmlib_udev_sync(void);
 /* "1.02.185 (kernel 4.47.0)" */

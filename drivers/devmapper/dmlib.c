@@ -32,8 +32,18 @@ __attribute__((format(printf, 5, 6))) static void dmlib_log(int level, const cha
 
 static pthread_once_t dmlib_once = PTHREAD_ONCE_INIT;
 
+/* libdevmapper keeps /dev/mapper/control open in a static fd. A child that
+ * closes its inherited files (a container monitor does) would leave it
+ * pointing at a closed or reused fd: let go of it right after the fork,
+ * while it is still the control device; the child opens its own. */
+static void dmlib_atfork_child(void)
+{
+	dm_lib_release();
+}
+
 static void dmlib_setup_once(void)
 {
+	pthread_atfork(NULL, NULL, dmlib_atfork_child);
 	dm_log_with_errno_init(dmlib_log);
 	const char *off = getenv("DM_DISABLE_UDEV");
 	dm_udev_set_sync_support(!(off && *off));
@@ -42,6 +52,11 @@ static void dmlib_setup_once(void)
 void dmlib_setup(void)
 {
 	pthread_once(&dmlib_once, dmlib_setup_once);
+}
+
+void dmlib_release(void)
+{
+	dm_lib_release();
 }
 
 bool dmlib_udev_sync(void)

@@ -197,12 +197,12 @@ case_delete_interrupted_after_pool_message_finished() {
 
 case_min_free_space_refuses_new_device() {
 	local c=min_free_space_refuses_new_device p out
-	new_store $c dm.loopdatasize=256M dm.basesize=1G dm.min_free_space=50%
+	new_store $c dm.loopdatasize=128M dm.basesize=1G dm.min_free_space=50%
 	dms driver create --rw l1 >/dev/null || { fail $c "create l1"; return; }
 	p=$(dms driver mount l1) || { fail $c "mount l1"; return; }
-	dd if=/dev/zero of="$p/fill" bs=1M count=150 conv=fsync status=none || { fail $c "fill 150 MB"; return; }
+	dd if=/dev/zero of="$p/fill" bs=1M count=80 conv=fsync status=none || { fail $c "fill 80 MB"; return; }
 	if out=$(dms driver create --parent l1 l2 2>&1); then
-		fail $c "create with 40% of the pool free succeeded"
+		fail $c "create with less than half of the pool free succeeded"
 		return
 	fi
 	grep -q "dm.min_free_space=50%" <<<"$out" || { fail $c "unclear refusal: $out"; return; }
@@ -213,20 +213,20 @@ case_min_free_space_refuses_new_device() {
 
 case_full_pool_fails_write_keeps_other_layers_and_metadata() {
 	local c=full_pool_fails_write_keeps_other_layers_and_metadata p sum out n
-	new_store $c dm.loopdatasize=128M dm.basesize=1G
+	new_store $c dm.loopdatasize=64M dm.basesize=1G
 	mkdir -p "$T/$c-src/d"
-	head -c 8M /dev/urandom >"$T/$c-src/d/keep"
+	head -c 4M /dev/urandom >"$T/$c-src/d/keep"
 	(cd "$T/$c-src" && tar -cf "$T/$c-keep.tar" d) || return
 	sum=$(sha256sum <"$T/$c-src/d/keep")
 	dms driver create l1 >/dev/null && dms driver apply l1 <"$T/$c-keep.tar" >/dev/null ||
 		{ fail $c "create and fill l1"; return; }
 	dms driver create --rw --parent l1 l2 >/dev/null || { fail $c "create l2"; return; }
 	# not zeros: the apply would keep those as holes
-	yes "strata devmapper pool-full test" | head -c 200M >"$T/$c-src/huge" &&
+	yes "strata devmapper pool-full test" | head -c 100M >"$T/$c-src/huge" &&
 		(cd "$T/$c-src" && tar -cf "$T/$c-huge.tar" huge) || return
 	rm -f "$T/$c-src/huge"
 	if out=$(timeout 300 "$BIN" --root "$R" --storage-driver devmapper driver apply l2 <"$T/$c-huge.tar" 2>&1); then
-		fail $c "applying 200 MB to a 128 MB pool succeeded: $out"
+		fail $c "applying 100 MB to a 64 MB pool succeeded: $out"
 		return
 	fi
 	rm -f "$T/$c-huge.tar"

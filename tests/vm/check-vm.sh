@@ -69,13 +69,20 @@ if [ "$MODE" = script ]; then
 	exit $rc
 fi
 
+# Longest first (as long as the last run took; new suites first), so that
+# the parallel boots end close together.
+DUR=tests/vm/cache/durations
 suites=()
-for s in tests/vm/guest-*.sh; do
+while read -r _ n; do
+	suites+=("$n")
+done < <(for s in tests/vm/guest-*.sh; do
 	[ -f "$s" ] || continue
 	n=$(basename "$s" .sh)
 	n=${n#guest-}
-	[[ $n =~ ${VM_SUITES:-.} ]] && suites+=("$n")
-done
+	[[ $n =~ ${VM_SUITES:-.} ]] || continue
+	d=$(awk -v n="$n" '$1 == n {d = $2} END {print d}' "$DUR" 2>/dev/null)
+	echo "${d:-999999} $n"
+done | sort -rn)
 if [ ${#suites[@]} -eq 0 ]; then
 	echo "SKIP vm: no guest suite matches VM_SUITES=${VM_SUITES:-.}"
 	exit 0
@@ -114,6 +121,7 @@ for n in "${suites[@]}"; do
 		fi
 	elif [ "$src" = 0 ]; then
 		echo "vm/$n: ok (${secs} s)"
+		{ grep -v "^$n " "$DUR" 2>/dev/null; echo "$n $secs"; } >"$DUR.tmp" && mv "$DUR.tmp" "$DUR"
 	else
 		failed+=("$n")
 		echo "vm/$n: FAILED, exit $src (${secs} s); last lines of its log:"
