@@ -907,19 +907,15 @@ static int start_claimed(struct st_store *s, const struct st_container *cp, bool
 		dup2(nul, 0);
 		dup2(nul, 1);
 		dup2(nul, 2);
-		/* The monitor lives as long as the container: it must not share the
-		 * parent's open files (a lock shared through an inherited file
-		 * description outlives the parent), so it drops them all and opens
-		 * the store again. */
-		dup2(pfd[1], 3);
-		close_range(4, ~0U, 0);
+		/* The monitor lives as long as the container: a lock the driver
+		 * holds through an inherited file description would outlive the
+		 * parent, so the driver takes its locks again as the monitor's. */
+		if (d->ops->atfork_child)
+			d->ops->atfork_child(d);
 		int code = 0;
 		struct st_error me;
-		struct st_store *ms = NULL;
-		struct st_store_config cfg = {.root = s->root, .driver = d->ops->name, .storage_opt = &d->opts};
-		if (st_store_open(&cfg, &ms, &me) < 0 ||
-		    run_and_record(ms, c.id, &p, -1, -1, 3, &code, &me) < 0)
-			(void)!write(3, me.msg, strlen(me.msg));
+		if (run_and_record(s, c.id, &p, -1, -1, pfd[1], &code, &me) < 0)
+			(void)!write(pfd[1], me.msg, strlen(me.msg));
 		_exit(0);
 	}
 	close(pfd[1]);

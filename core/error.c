@@ -220,7 +220,10 @@ int64_t st_proc_start(pid_t pid)
 	buf[n] = '\0';
 	/* the command name may hold spaces and parentheses: fields follow the last ")" */
 	char *rp = strrchr(buf, ')');
-	if (!rp || !rp[1])
+	if (!rp || rp[1] != ' ' || !rp[2])
+		return -1;
+	/* a zombie nobody reaps (its parent died first) does not run any more */
+	if (rp[2] == 'Z' || rp[2] == 'X')
 		return -1;
 	char *save = NULL, *tok = strtok_r(rp + 2, " ", &save);
 	for (int i = 3; tok && i < 22; i++)

@@ -153,6 +153,11 @@ struct st_driver_ops {
 	const char *const *layer_options;
 	/* How the layer's files keep deletions (for the naive paths). */
 	enum st_whiteout_format whiteouts;
+	/* Optional: called in a forked child that outlives its parent and goes
+	 * on using the driver (a container's monitor). A lock held through an
+	 * inherited open file description would outlive the parent: take such
+	 * locks again on descriptions of the child's own. */
+	void (*atfork_child)(struct st_driver *d);
 };
 
 struct st_driver {

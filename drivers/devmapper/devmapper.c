@@ -1038,6 +1038,19 @@ static int dm_init(struct st_driver *d, struct st_error *err)
 	return r;
 }
 
+/* The monitor of a detached container keeps the pool in use: its shared
+ * hold on .users must be its own, not the parent's inherited one. */
+static void dm_atfork_child(struct st_driver *d)
+{
+	struct dmset *s = dm_set(d);
+	struct st_error err;
+	if (!s || s->users_fd < 0)
+		return;
+	int fd = st_lock_at(d->home_fd, ".users", LOCK_SH, &err);
+	close(s->users_fd);
+	s->users_fd = fd;
+}
+
 static void dm_cleanup(struct st_driver *d)
 {
 	struct dmset *s = dm_set(d);
@@ -1399,6 +1412,7 @@ const struct st_driver_ops st_devmapper_driver = {
 	.metadata = dm_metadata,
 	.apply_diff = dm_apply_diff,
 	.commit = dm_commit,
+	.atfork_child = dm_atfork_child,
 	.init_options = dm_init_options,
 	.layer_options = dm_layer_options,
 	.whiteouts = ST_WH_DELETE,
