@@ -106,6 +106,9 @@ static int drv_unmount(struct cli *c, int argc, char **argv)
 static int drv_exists(struct cli *c, int argc, char **argv)
 {
 	DRIVER_BEGIN("");
+	if (!st_valid_id(a.id))
+		return cli_failf("invalid layer id \"%s\": use 1-128 of [a-zA-Z0-9_.-], starting with a letter or digit",
+				 a.id);
 	(void)err;
 	return st_drv_exists(d, a.id) ? EXIT_OK : EXIT_ERR;
 }

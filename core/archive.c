@@ -165,6 +165,7 @@ struct applier {
 	struct st_tar_in *in;
 	struct archive *a;
 	struct st_hashmap created; /* paths this apply made (value 1) */
+	struct st_hashmap seen;    /* paths of the entries so far: one entry a path */
 	struct st_hashmap touched; /* directories whose metadata is journaled */
 	struct jent *j;
 	size_t nj, capj;
@@ -461,6 +462,7 @@ static void applier_free(struct applier *ap)
 	free(ap->dt);
 	st_hashmap_free(&ap->created);
 	st_hashmap_free(&ap->touched);
+	st_hashmap_free(&ap->seen);
 	if (ap->parent_fd >= 0)
 		close(ap->parent_fd);
 	remove_scratch(ap);
@@ -797,6 +799,13 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	int r = clean_name(ap, archive_entry_pathname(e), path, sizeof(path), "name");
 	if (r < 0)
 		return r;
+	/* a path twice: the layer's files could not give its tar back (the
+	 * first entry's bytes are gone), and what wins is up to the reader */
+	if (st_hashmap_get(&ap->seen, path))
+		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": duplicate entry (a path may appear once in a layer)",
+				     path[0] ? path : "/");
+	if (st_hashmap_put(&ap->seen, path, (void *)1) < 0)
+		return st_error_set(ap->err, ENOMEM, "apply");
 	int64_t data_start = archive_filter_bytes(ap->a, 0);
 	unsigned type = archive_entry_filetype(e);
 	const char *hardlink = archive_entry_hardlink(e);
@@ -983,6 +992,7 @@ static int applier_init(struct applier *ap, int rootfd, struct st_tar_in *in, co
 	ap->scratch_fd = ap->parent_fd = -1;
 	st_hashmap_init(&ap->created, NULL);
 	st_hashmap_init(&ap->touched, NULL);
+	st_hashmap_init(&ap->seen, NULL);
 	if (fstat(rootfd, &ap->root_st) < 0)
 		return st_error_set(err, errno, "apply layer: stat the layer root");
 	if (!S_ISDIR(ap->root_st.st_mode))

@@ -15,6 +15,8 @@ method misbehave (re-read on every call): MODE is
     http500    answer HTTP 500 with a text body
     hang       never answer
     malformed  answer HTTP 200 with a body that is not JSON
+    raw        answer HTTP 200 with the bytes of STATE_DIR/raw/METHOD
+               (hostile replies: tests/integration/hostile.sh)
 """
 import http.server
 import json
@@ -116,6 +118,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
         mode = behaviour(method)
         if mode == "hang":
             time.sleep(3600)
+            return
+        if mode == "raw":
+            with open(os.path.join(STATE, "raw", method), "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/vnd.docker.plugins.v1.2+json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         if mode == "malformed":
             return self.reply(200, '{"Mountpoint": "/tmp", "Err": ')

@@ -170,6 +170,14 @@ int vp_call(struct vp_client *c, const char *method, json_object *req, json_obje
 		return st_error_fail(err, EPROTO, "volume plugin %s: /%s: malformed reply (%s): \"%s\"", name, method,
 				     perr.msg[0] ? perr.msg : "not a JSON object", ex);
 	}
+	json_object *perr_obj;
+	if (json_object_object_get_ex(parsed, "Err", &perr_obj) && perr_obj &&
+	    !json_object_is_type(perr_obj, json_type_string)) {
+		/* {"Err": 5} or {"Err": {...}}: neither success nor a reason */
+		json_object_put(parsed);
+		return st_error_fail(err, EPROTO, "volume plugin %s: /%s: malformed reply (\"Err\" is not a string): \"%s\"",
+				     name, method, ex);
+	}
 	const char *perr_text = st_json_str(parsed, "Err");
 	if (*perr_text) {
 		int r = st_error_fail(err, EIO, "volume plugin %s: %s", name, perr_text);

@@ -103,7 +103,12 @@ static int vp_mountpoint(struct st_volume_driver *vd, const char *method, const 
 	if (r < 0)
 		return r;
 	const char *mp = st_json_str(resp, "Mountpoint");
-	if ((required && mp[0] != '/') || (mp[0] && mp[0] != '/') || strlen(mp) >= len) {
+	json_object *mpo;
+	/* a NUL inside the JSON string would cut the path short of what the
+	 * plugin said */
+	bool nul = json_object_object_get_ex(resp, "Mountpoint", &mpo) && json_object_is_type(mpo, json_type_string) &&
+		   (size_t)json_object_get_string_len(mpo) != strlen(mp);
+	if (nul || (required && mp[0] != '/') || (mp[0] && mp[0] != '/') || strlen(mp) >= len) {
 		r = st_error_fail(err, EPROTO, "volume plugin %s: /%s for \"%s\": %s \"%s\"", vd->name, method, name,
 				  mp[0] ? "bad Mountpoint" : "no Mountpoint in the reply", mp);
 	} else {

@@ -1,0 +1,3 @@
+# expect: reject outside the layer root
+FROM base
+ADD symlink-escape.tar /

@@ -1,0 +1,3 @@
+# expect: reject ".." in name not allowed
+FROM base
+ADD traversal.tar /

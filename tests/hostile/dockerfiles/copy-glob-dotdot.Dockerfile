@@ -1,0 +1,3 @@
+# expect: reject outside the build context
+FROM base
+COPY ../* /x/

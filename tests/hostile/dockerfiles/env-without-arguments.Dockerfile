@@ -1,0 +1,3 @@
+# expect: reject ENV requires at least one argument
+FROM base
+ENV

@@ -1,0 +1,2 @@
+# expect: reject no such image
+FROM ../../etc/passwd

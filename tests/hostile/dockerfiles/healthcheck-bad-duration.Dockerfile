@@ -1,0 +1,3 @@
+# expect: reject invalid duration
+FROM base
+HEALTHCHECK --interval=forever CMD true

@@ -1,0 +1,2 @@
+# expect: reject no build stage
+RUN true

@@ -1,0 +1,3 @@
+# expect: reject isn't allowed as an ONBUILD trigger
+FROM base
+ONBUILD FROM base

@@ -1,0 +1,3 @@
+# expect: reject Unknown flag
+FROM base
+COPY --frm=x f /f

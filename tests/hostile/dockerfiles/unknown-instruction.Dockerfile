@@ -1,0 +1,2 @@
+# expect: reject unknown instruction
+FROOM base
