@@ -74,11 +74,12 @@ $out"
 	id=$(st run -d --name orphan base sleep 60)
 	sleep 0.5
 	# kill everything of it, monitor included, as a crash or reboot would
-	local pid
+	# (by pid: other suites may run containers at the same time)
+	local pid mon kids
 	pid=$(st inspect orphan | jq -r '.[0].State.Pid')
-	pkill -9 -f "runtime/? .*$id" 2>/dev/null
-	kill -9 "$pid" 2>/dev/null
-	pkill -9 -f "sleep 60" 2>/dev/null
+	mon=$(ps -o ppid= -p "$pid" | tr -d ' ')
+	kids=$(pgrep -P "$pid")
+	kill -9 "$mon" "$pid" $kids $(for k in $kids; do pgrep -P "$k"; done) 2>/dev/null
 	sleep 0.5
 	out=$(st ps -a --format json | jq -r '.[] | select(.Names == "orphan") | .State')
 	[ "$out" = exited ] && st rm orphan >/dev/null && pass $t || fail $t "state $out"
