@@ -2,6 +2,7 @@
 #   make                 libstrata (static + shared), the strata command
 #   make check           install missing Debian packages, build, run every suite
 #   make demo            the build-cache demo (two images sharing layers)
+#   make fuzz            each libFuzzer harness FUZZ_SECONDS (60) on its corpus (clang)
 #   make install         PREFIX=/usr/local DESTDIR=
 #   make BUILD=dir CC=clang SAN=1   out-of-tree build, other compiler, ASan+UBSan
 .SUFFIXES:
@@ -120,6 +121,23 @@ $(CONF_BIN): tests/conformance/conformance.c $(STATIC) $(TEST_LIB_OBJS)
 
 tests: all $(UNIT_BINS) $(CONF_BIN)
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c): the library instrumented in
+# $(BUILD)-fuzz with clang, then each harness runs FUZZ_SECONDS on its corpus
+# tests/fuzz/corpus/NAME/ (scripts/fuzz.sh; crashes land in $(BUILD)-fuzz/crashes/)
+FUZZ_SECONDS ?= 60
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+fuzz:
+	$(MAKE) BUILD=$(BUILD)-fuzz CC=clang CFLAGS="-O1 -g $(FUZZ_SAN) -fsanitize=fuzzer-no-link" \
+		LDFLAGS="$(FUZZ_SAN)" fuzz-bins
+	scripts/fuzz.sh $(BUILD)-fuzz $(FUZZ_SECONDS)
+
+fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+
 deps:
 	@scripts/deps.sh
 
@@ -154,4 +172,4 @@ clean:
 
 FORCE:
 
-.PHONY: all tests deps check check-host check-vm demo install clean FORCE
+.PHONY: all tests deps check check-host check-vm demo install clean fuzz fuzz-bins FORCE

@@ -9,8 +9,9 @@
 #  3. mount+unmount of a read-write layer (upper over two lower layers) and
 #     of a committed one (read-only, three lower layers): st_drv_get +
 #     st_drv_put in one process, against bare mount(2)+umount2(2) of the same
-#     overlay with the same options (bench/overlay_mount.c); and the same
-#     through the strata command (process start and store open included);
+#     overlay with the same options, cycle for cycle in turn
+#     (bench/overlay_mount.c); and through the strata command (process start
+#     and store open included);
 #  4. a 500-layer chain: mount, then readdir, stat and read of its 500 files
 #     (one per layer) on the fresh mount, against a flat directory holding
 #     the same files.
@@ -37,8 +38,19 @@ R=$T/root
 H=$R/overlay
 st() { "$BIN" --root "$R" --storage-driver overlay "$@"; }
 now() { date +%s%N; }
+# timed OUTVAR CMD...: runs CMD (stdout kept), OUTVAR gets "WALL_MS CPU_MS"
+# (CPU: user+system of CMD; on a busy machine it varies less than the wall)
+timed() {
+	local __v=$1 f
+	shift
+	f=$(mktemp)
+	/usr/bin/time -f "%e %U %S" -o "$f" "$@"
+	printf -v "$__v" '%s' "$(awk '{printf "%d %d", $1 * 1000, ($2 + $3) * 1000}' "$f")"
+	rm -f "$f"
+}
 ms() { echo $((($2 - $1) / 1000000)); }
 median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
+minimum() { tr ' ' '\n' | grep . | sort -n | head -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}'; }
 
 PKGS="libarchive json-c libcrypto mount libcurl devmapper libbtrfsutil zlib"
@@ -71,34 +83,52 @@ gen "$T/src" 20000 $((100 * 1000 * 1000))
 tar -C "$T/src" --numeric-owner -cf "$T/layer.tar" .
 echo "layer: $(find "$T/src" -type f | wc -l) files, $(du -sm --apparent-size "$T/src" | cut -f1) MB, tar $(($(stat -c %s "$T/layer.tar") / 1000000)) MB"
 st driver create base >/dev/null
-tar_x=() st_apply=()
+# in turn, which goes first alternating (the machine may be busy: medians,
+# and the best run of each)
+tar_x=() st_apply=() tar_xc=() st_applyc=()
+apply_tar() {
+	mkdir "$T/x$1"
+	sync
+	timed r tar -C "$T/x$1" -xf "$T/layer.tar"
+	tar_x+=("${r% *}") tar_xc+=("${r#* }")
+}
+apply_st() {
+	st driver create --parent base "a$1" >/dev/null
+	sync
+	timed r "$BIN" --root "$R" --storage-driver overlay driver apply "a$1" <"$T/layer.tar" >/dev/null
+	st_apply+=("${r% *}") st_applyc+=("${r#* }")
+}
 for i in $(seq 1 "$RUNS"); do
-	mkdir "$T/x$i"
-	sync
-	t0=$(now); tar -C "$T/x$i" -xf "$T/layer.tar"; t1=$(now)
-	tar_x+=("$(ms "$t0" "$t1")")
-	st driver create --parent base "a$i" >/dev/null
-	sync
-	t0=$(now); st driver apply "a$i" <"$T/layer.tar" >/dev/null; t1=$(now)
-	st_apply+=("$(ms "$t0" "$t1")")
+	if [ $((i % 2)) = 1 ]; then apply_tar "$i"; apply_st "$i"; else apply_st "$i"; apply_tar "$i"; fi
 	rm -rf "$T/x$i"
 	[ "$i" = 1 ] || st driver rm "a$i" >/dev/null
 done
 ta=$(echo "${tar_x[*]}" | median) sa=$(echo "${st_apply[*]}" | median)
-echo "apply  100 MB / 20,000 files: strata $sa ms, tar -x $ta ms: $(ratio "$sa" "$ta")x   (runs: strata ${st_apply[*]}; tar ${tar_x[*]})"
+tac=$(echo "${tar_xc[*]}" | median) sac=$(echo "${st_applyc[*]}" | median)
+tam=$(echo "${tar_x[*]}" | minimum) sam=$(echo "${st_apply[*]}" | minimum)
+echo "apply  100 MB / 20,000 files: strata $sa ms, tar -x $ta ms: $(ratio "$sa" "$ta")x (best $sam vs $tam ms: $(ratio "$sam" "$tam")x); cpu $sac vs $tac ms: $(ratio "$sac" "$tac")x"
+echo "       (wall runs: strata ${st_apply[*]}; tar ${tar_x[*]})"
 
 # ------------------------------------------------------------- 2. diff
 st driver diff a1 | cat >/dev/null # warm caches for both
 tar -C "$H/a1/diff" -cf - . | cat >/dev/null
-tar_c=() st_diff=()
+tar_c=() st_diff=() tar_cc=() st_diffc=()
+diff_tar() {
+	timed r tar -C "$H/a1/diff" -cf - . > >(cat >/dev/null)
+	tar_c+=("${r% *}") tar_cc+=("${r#* }")
+}
+diff_st() {
+	timed r "$BIN" --root "$R" --storage-driver overlay driver diff a1 > >(cat >/dev/null)
+	st_diff+=("${r% *}") st_diffc+=("${r#* }")
+}
 for i in $(seq 1 "$RUNS"); do
-	t0=$(now); tar -C "$H/a1/diff" -cf - . | cat >/dev/null; t1=$(now)
-	tar_c+=("$(ms "$t0" "$t1")")
-	t0=$(now); st driver diff a1 | cat >/dev/null; t1=$(now)
-	st_diff+=("$(ms "$t0" "$t1")")
+	if [ $((i % 2)) = 1 ]; then diff_tar; diff_st; else diff_st; diff_tar; fi
 done
 tc=$(echo "${tar_c[*]}" | median) sd=$(echo "${st_diff[*]}" | median)
-echo "diff   20,000-file layer:     strata $sd ms, tar -c $tc ms: $(ratio "$sd" "$tc")x   (runs: strata ${st_diff[*]}; tar ${tar_c[*]})"
+tcc=$(echo "${tar_cc[*]}" | median) sdc=$(echo "${st_diffc[*]}" | median)
+tcm=$(echo "${tar_c[*]}" | minimum) sdm=$(echo "${st_diff[*]}" | minimum)
+echo "diff   20,000-file layer:     strata $sd ms, tar -c $tc ms: $(ratio "$sd" "$tc")x (best $sdm vs $tcm ms: $(ratio "$sdm" "$tcm")x); cpu $sdc vs $tcc ms: $(ratio "$sdc" "$tcc")x"
+echo "       (wall runs: strata ${st_diff[*]}; tar ${tar_c[*]})"
 st driver rm a1 >/dev/null
 
 # ------------------------------------------------------------ 3. mount
@@ -110,10 +140,10 @@ low() { sed "s|l/|$H/l/|g" "$H/$1/lower"; }
 opts=$(st info | sed -n 's/^ Mount Options: //p')
 mkdir "$T/bare"
 N=$((RUNS * 40))
-s_rw=$("$T/overlay_mount" strata "$H" c "$N")
-b_rw=$("$T/overlay_mount" bare "lowerdir=$(low c),upperdir=$H/c/diff,workdir=$H/c/work,$opts" "$T/bare" "$N" rw)
-s_ro=$("$T/overlay_mount" strata "$H" ro "$N")
-b_ro=$("$T/overlay_mount" bare "lowerdir=$H/l/$(cat "$H/ro/link"):$(low ro),$opts" "$T/bare" "$N" ro)
+read -r s_rw b_rw < <("$T/overlay_mount" cycles "$H" c "lowerdir=$(low c),upperdir=$H/c/diff,workdir=$H/c/work,$opts" \
+	"$T/bare" "$N" rw)
+read -r s_ro b_ro < <("$T/overlay_mount" cycles "$H" ro "lowerdir=$H/l/$(cat "$H/ro/link"):$(low ro),$opts" \
+	"$T/bare" "$N" ro)
 cli=()
 for i in $(seq 1 "$RUNS"); do
 	t0=$(now); st driver mount c >/dev/null; st driver unmount c; t1=$(now)

@@ -1,9 +1,10 @@
 /* bench/overlay.sh's helper: mount+unmount cycles of one overlay, timed in
  * one process (so that process start-up does not hide the difference).
- *   overlay_mount strata HOME ID N      st_drv_get + st_drv_put on an open driver
- *   overlay_mount bare DATA TARGET N ro|rw
- *                                       mount(2) + umount2(2) with DATA as options
- * Prints the median microseconds per cycle.
+ *   overlay_mount cycles HOME ID DATA TARGET N ro|rw
+ *       N cycles of st_drv_get + st_drv_put of layer ID on an open driver,
+ *       each followed by one of bare mount(2) + umount2(2) of the same
+ *       overlay (DATA: its options) at TARGET, so that both meet the same
+ *       load; prints "STRATA_US BARE_US", medians per cycle.
  *   overlay_mount walk DIR              readdir of DIR, stat and read of every
  *                                       file in it: "READDIR_US STAT_US READ_US"
  * Built by bench/overlay.sh
@@ -76,44 +77,42 @@ int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "walk") == 0)
 		return walk(argv[2]);
-	if (argc < 5) {
-		fprintf(stderr, "usage: overlay_mount strata HOME ID N | bare DATA TARGET N ro|rw\n");
+	if (argc != 8 || strcmp(argv[1], "cycles") != 0) {
+		fprintf(stderr, "usage: overlay_mount cycles HOME ID DATA TARGET N ro|rw | walk DIR\n");
 		return 2;
 	}
-	int n = atoi(argv[4]);
-	double *t = calloc((size_t)n, sizeof(*t));
-	if (!t || n < 1)
+	const char *home = argv[2], *id = argv[3], *data = argv[4], *target = argv[5];
+	int n = atoi(argv[6]);
+	unsigned long flags = strcmp(argv[7], "ro") == 0 ? MS_RDONLY : 0;
+	double *ts = calloc((size_t)n, sizeof(*ts)), *tb = calloc((size_t)n, sizeof(*tb));
+	if (!ts || !tb || n < 1)
 		return 2;
-	if (strcmp(argv[1], "strata") == 0) {
-		struct st_driver *d;
-		struct st_error err = {0};
-		if (st_driver_open("overlay", argv[2], NULL, &d, &err) < 0) {
+	struct st_driver *d;
+	struct st_error err = {0};
+	if (st_driver_open("overlay", home, NULL, &d, &err) < 0) {
+		fprintf(stderr, "%s\n", err.msg);
+		return 1;
+	}
+	for (int i = 0; i < n; i++) {
+		char path[PATH_MAX];
+		double t0 = now_us();
+		if (st_drv_get(d, id, path, sizeof(path), &err) < 0 || st_drv_put(d, id, &err) < 0) {
 			fprintf(stderr, "%s\n", err.msg);
 			return 1;
 		}
-		for (int i = 0; i < n; i++) {
-			char path[PATH_MAX];
-			double t0 = now_us();
-			if (st_drv_get(d, argv[3], path, sizeof(path), &err) < 0 || st_drv_put(d, argv[3], &err) < 0) {
-				fprintf(stderr, "%s\n", err.msg);
-				return 1;
-			}
-			t[i] = now_us() - t0;
+		double t1 = now_us();
+		if (mount("overlay", target, "overlay", flags, data) < 0 || umount2(target, 0) < 0) {
+			fprintf(stderr, "mount %s: %s\n", target, strerror(errno));
+			return 1;
 		}
-		st_driver_close(d);
-	} else {
-		unsigned long flags = argc > 5 && strcmp(argv[5], "ro") == 0 ? MS_RDONLY : 0;
-		for (int i = 0; i < n; i++) {
-			double t0 = now_us();
-			if (mount("overlay", argv[3], "overlay", flags, argv[2]) < 0 || umount2(argv[3], 0) < 0) {
-				fprintf(stderr, "mount %s: %s\n", argv[3], strerror(errno));
-				return 1;
-			}
-			t[i] = now_us() - t0;
-		}
+		ts[i] = t1 - t0;
+		tb[i] = now_us() - t1;
 	}
-	qsort(t, (size_t)n, sizeof(*t), cmp);
-	printf("%.0f\n", t[n / 2]);
-	free(t);
+	st_driver_close(d);
+	qsort(ts, (size_t)n, sizeof(*ts), cmp);
+	qsort(tb, (size_t)n, sizeof(*tb), cmp);
+	printf("%.0f %.0f\n", ts[n / 2], tb[n / 2]);
+	free(ts);
+	free(tb);
 	return 0;
 }

@@ -15,7 +15,8 @@
 #   run         its start, changing a file and adding one (runc everywhere)
 #   commit      the change as a new image                 (raw, vfs: cp -a)
 #   mount       mount + unmount of the container (strata, podman; raw: mount(2))
-#   save        the imported image as a docker-archive    (raw: tar -c)
+#   save        the imported image as a docker-archive    (raw: tar -c, and
+#               tar -c + fsync: strata's save fsyncs its file, the peers' do not)
 #   remove      rmi of the imported image (its 120 MB layer) (raw: rm -rf)
 # ctr has no builder and no container commit: its create/run are `ctr
 # containers create` / `ctr task start`, its commit the container snapshot's
@@ -412,7 +413,7 @@ ctd_stop() {
 
 # --- raw baselines on the same filesystem
 raw_setup() { :; }
-raw_ops() { echo import create mount save remove; }
+raw_ops() { echo import create mount save save-fsync remove; }
 raw_import() { mkdir "$DIR/x$1" && tar -C "$DIR/x$1" -xf "$IN/layer.tar"; }
 raw_create() { cp -a "$DIR/x$1" "$DIR/y$1"; }
 raw_mount() {
@@ -421,6 +422,8 @@ raw_mount() {
 		umount "$DIR/m$1"
 }
 raw_save() { tar -C "$DIR/x$1" -cf "$DIR/save.tar" .; }
+# strata save fsyncs its output (a complete file or none): the same, durable
+raw_save-fsync() { rm -f "$DIR/save.tar" && tar -C "$DIR/x$1" -cf "$DIR/save.tar" . && sync "$DIR/save.tar"; }
 raw_tidy() { rm -rf "$DIR/save.tar" "$DIR/y$1" "$DIR/u$1" "$DIR/w$1" "$DIR/m$1"; }
 raw_remove() { rm -rf "$DIR/x$1"; }
 raw_teardown() { :; }
@@ -437,7 +440,10 @@ describe_machine() {
 	echo "disk	/ on $rootsrc ($(lsblk -dno SIZE,ROTA "$(echo "$rootsrc" | cut -d' ' -f1)" 2>/dev/null | awk '{print $1 ($2 == 1 ? ", rotational" : ", non-rotational")}'))"
 	echo "load	$(cut -d' ' -f1-3 /proc/loadavg) (1/5/15 min load average at the start)"
 	echo "priority	$PRIO"
-	echo "strata	$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$(git -C "$TOP" diff --quiet HEAD -- core drivers cli 2>/dev/null || echo '+local changes'), $BUILD"
+	# STRATA_COMMIT: what the binary was built from when not this checkout
+	local local_changes=
+	git -C "$TOP" diff --quiet HEAD -- core drivers cli include 2>/dev/null || local_changes='+local changes'
+	echo "strata	${STRATA_COMMIT:-$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null)$local_changes}, $BIN"
 	echo "docker	$(dockerd --version 2>/dev/null | cut -d' ' -f3 | tr -d ,)"
 	echo "podman	$(podman --version 2>/dev/null | cut -d' ' -f3)"
 	echo "buildah	$(buildah --version 2>/dev/null | cut -d' ' -f3)"

@@ -11,6 +11,7 @@
 
 #include "layertar.h"
 #include "fs.h"
+#include "filejob.h"
 #include "hashmap.h"
 #include "hashring.h"
 #include "util.h"
@@ -181,7 +182,13 @@ struct applier {
 	char parent_real[PATH_MAX]; /* ... and where it really is */
 	int parent_fd;
 	int64_t size;
+	/* small regular files are written and given their metadata on worker
+	 * threads once created (made at the first one) */
+	struct st_filejobs *jobs;
 };
+
+/* Files up to this size go to the workers with their data in memory. */
+#define APPLY_JOB_MAX (1 << 20)
 
 /* The name of dirfd/name for the *xattr calls. The root itself ("") is
  * reached through its /proc/self/fd link, which the l* calls would not
@@ -684,6 +691,58 @@ static int write_data(struct applier *ap, int fd, struct archive_entry *e, const
 	return 0;
 }
 
+/* Hand a new plain file (created as fd, its entry's data not read yet) to
+ * the workers: its bytes, then owner, mode, xattrs (x, moved) and times.
+ * Returns 1 when handed over, 0 when the data did not come as one
+ * contiguous run (nothing is lost: it is written here, the caller goes on
+ * with the metadata), <0 on failure. */
+static int apply_job(struct applier *ap, int *fd, struct archive_entry *e, const char *path,
+		     const struct stat *st, struct st_xattrs *x)
+{
+	int64_t size = archive_entry_size(e);
+	struct st_filejob j = {.dst = -1, .src = -1, .size = size, .meta = true, .st = *st};
+	j.data = malloc(size > 0 ? (size_t)size : 1);
+	if (!j.data)
+		return st_error_set(ap->err, ENOMEM, "layer entry \"%s\"", path);
+	const void *buf;
+	size_t n;
+	la_int64_t off;
+	int r;
+	while ((r = archive_read_data_block(ap->a, &buf, &n, &off)) == ARCHIVE_OK) {
+		if (off != (la_int64_t)j.len || off + (int64_t)n > size) {
+			/* not one run: write what came and the rest here */
+			int w = 0;
+			if (j.len && pwrite(*fd, j.data, j.len, 0) != (ssize_t)j.len)
+				w = st_error_set(ap->err, errno, "layer entry \"%s\": write", path);
+			free(j.data);
+			for (size_t done = 0; w >= 0 && done < n;) {
+				ssize_t k = pwrite(*fd, (const char *)buf + done, n - done, off + (off_t)done);
+				if (k < 0 && errno != EINTR)
+					w = st_error_set(ap->err, errno, "layer entry \"%s\": write", path);
+				done += k > 0 ? (size_t)k : 0;
+			}
+			return w < 0 ? w : write_data(ap, *fd, e, path);
+		}
+		memcpy((char *)j.data + j.len, buf, n);
+		j.len += n;
+	}
+	if (r != ARCHIVE_EOF) {
+		free(j.data);
+		return st_error_fail(ap->err, ap->in->error ? -ap->in->error : EIO, "layer entry \"%s\": %s", path,
+				     archive_error_string(ap->a));
+	}
+	if (!ap->jobs && st_filejobs_new(&ap->jobs) < 0) {
+		free(j.data);
+		return st_error_set(ap->err, ENOMEM, "apply");
+	}
+	snprintf(j.what, sizeof(j.what), "layer entry \"%s\"", path);
+	j.dst = st_take_fd(fd);
+	j.x = *x;
+	memset(x, 0, sizeof(*x));
+	r = st_filejobs_add(ap->jobs, &j, ap->err);
+	return r < 0 ? r : 1;
+}
+
 static int add_dirtime(struct applier *ap, const char *path, const struct stat *st)
 {
 	if (ap->ndt == ap->capdt) {
@@ -919,9 +978,16 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": create", path);
 			goto out;
 		}
-		if ((r = mark_created(ap, jpath)) < 0 || (r = write_data(ap, fd, e, path)) < 0)
+		if ((r = mark_created(ap, jpath)) < 0)
 			goto out;
 		ap->size += archive_entry_size(e);
+		if (plain_file && archive_entry_size(e) <= APPLY_JOB_MAX) {
+			r = apply_job(ap, &fd, e, path, &st, &x);
+			if (r != 0)
+				goto out; /* handed over (1), or failed */
+		} else if ((r = write_data(ap, fd, e, path)) < 0) {
+			goto out;
+		}
 		break;
 	case AE_IFLNK: {
 		const char *t = archive_entry_symlink(e);
@@ -964,7 +1030,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 		r = st_error_set(ap->err, errno, "layer entry \"%s\": mark directory opaque", path);
 out:
 	st_xattrs_free(&x);
-	return r;
+	return r < 0 ? r : 0;
 }
 
 static int finish_dirtimes(struct applier *ap)
@@ -1041,6 +1107,9 @@ int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply
 		if ((r = apply_entry(&ap, e)) < 0)
 			goto done;
 	}
+	/* every file complete before anything counts as applied */
+	if (ap.jobs && (r = st_filejobs_finish(ap.jobs, err)) < 0)
+		goto done;
 	if ((r = st_tar_in_finish(in, err)) < 0)
 		goto done;
 	/* before the directory times: its removal touches the root */
@@ -1048,6 +1117,10 @@ int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply
 	r = finish_dirtimes(&ap);
 done:
 	archive_read_free(a);
+	/* the workers stop (after a failure: drop what is queued) before any
+	 * rollback touches their files */
+	st_filejobs_free(ap.jobs);
+	ap.jobs = NULL;
 	if (r < 0) {
 		if (ap.parent_fd >= 0)
 			close(ap.parent_fd);

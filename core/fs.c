@@ -11,8 +11,10 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
+#include "filejob.h"
 #include "fs.h"
 #include "hashmap.h"
+#include "rmtree.h"
 #include "util.h"
 
 static int do_openat2(int dirfd, const char *path, int flags, mode_t mode, uint64_t resolve)
@@ -238,59 +240,12 @@ int st_list_dir(int dirfd, char ***names, size_t *n)
 
 /* ------------------------------------------------------------- removal */
 
-static int rm_children(int dfd, uint64_t mnt, struct st_error *err, const char *what);
-
-static int rm_entry(int dirfd, const char *name, uint64_t mnt, struct st_error *err)
-{
-	struct stat st;
-	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : st_error_set(err, errno, "stat \"%s\"", name);
-	if (!S_ISDIR(st.st_mode)) {
-		if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-			return st_error_set(err, errno, "remove \"%s\"", name);
-		return 0;
-	}
-	uint64_t id = 0;
-	if (mnt && st_mnt_id(dirfd, name, &id) == 0 && id && id != mnt)
-		return st_error_fail(err, EBUSY, "remove \"%s\": a filesystem is mounted there", name);
-	/* a read-only directory cannot lose its children */
-	if ((st.st_mode & 0700) != 0700)
-		fchmodat(dirfd, name, (st.st_mode & 07777) | 0700, 0);
-	_cleanup_close_ int fd = st_open_nofollow(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
-	if (fd < 0)
-		return st_error_set(err, -fd, "open \"%s\"", name);
-	int r = rm_children(fd, mnt, err, name);
-	if (r < 0)
-		return r;
-	if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
-		if (errno == EBUSY)
-			return st_error_fail(err, EBUSY, "remove \"%s\": directory is busy (a mount point?)", name);
-		return st_error_set(err, errno, "remove \"%s\"", name);
-	}
-	return 0;
-}
-
-static int rm_children(int dfd, uint64_t mnt, struct st_error *err, const char *what)
-{
-	char **names;
-	size_t n;
-	int r = st_list_dir(dfd, &names, &n);
-	if (r < 0)
-		return st_error_set(err, -r, "list \"%s\"", what);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		r = rm_entry(dfd, names[i], mnt, err);
-		if (r < 0)
-			st_error_wrap(err, "in \"%s\"", what);
-	}
-	st_strv_free(names, n);
-	return r;
-}
-
 int st_rm_rf_at(int dirfd, const char *name, struct st_error *err)
 {
 	uint64_t mnt = 0;
 	st_mnt_id(dirfd, "", &mnt);
-	return rm_entry(dirfd, name, mnt, err);
+	/* big trees (a layer) are removed on two threads */
+	return st_rm_tree_at(dirfd, name, mnt, err);
 }
 
 int st_remove_at(int dirfd, const char *name, struct st_error *err)
@@ -704,6 +659,9 @@ struct copy_state {
 	int dstroot;
 	struct st_hashmap links; /* "dev:ino" -> first path */
 	struct st_error *err;
+	/* regular files' data and metadata, finished on worker threads
+	 * (made at the first file) */
+	struct st_filejobs *jobs;
 };
 
 static int copy_special(int sfd, int dfd, const struct st_walk_ent *e)
@@ -786,6 +744,23 @@ static int copy_entry(void *ctx, const struct st_walk_ent *e)
 	if (r < 0)
 		return st_error_set(c->err, -r, "read xattrs of \"%s\"", e->path);
 	_cleanup_close_ int out = -1;
+	if (S_ISREG(e->st.st_mode) && (c->jobs || st_filejobs_new(&c->jobs) == 0)) {
+		struct st_filejob j = {.src = -1, .dst = -1, .src_st = e->st, .meta = true, .st = st, .x = x};
+		snprintf(j.what, sizeof(j.what), "copy \"%s\"", e->path);
+		j.src = st_open_nofollow(e->dirfd, e->name, O_RDONLY, 0);
+		if (j.src < 0) {
+			st_xattrs_free(&x);
+			return st_error_set(c->err, -j.src, "open \"%s\"", e->path);
+		}
+		j.dst = openat(dfd, e->name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (j.dst < 0) {
+			r = errno;
+			close(j.src);
+			st_xattrs_free(&x);
+			return st_error_set(c->err, r, "copy \"%s\"", e->path);
+		}
+		return st_filejobs_add(c->jobs, &j, c->err); /* takes the fds and x */
+	}
 	if (S_ISREG(e->st.st_mode)) {
 		_cleanup_close_ int in = st_open_nofollow(e->dirfd, e->name, O_RDONLY, 0);
 		if (in < 0) {
@@ -825,6 +800,16 @@ int st_copy_tree_opts(int srcfd, int dstfd, const struct st_copy_opts *o, struct
 	c->err = err;
 	st_hashmap_init(&c->links, free);
 	int r = st_walk(srcfd, copy_entry, c, err);
+	if (c->jobs) {
+		/* every file complete before the copy counts as done */
+		struct st_error jerr;
+		int jr = st_filejobs_finish(c->jobs, &jerr);
+		if (r >= 0 && jr < 0) {
+			*err = jerr;
+			r = jr;
+		}
+		st_filejobs_free(c->jobs);
+	}
 	for (size_t i = 1; i < ST_ARRAY_SIZE(c->dst); i++)
 		if (c->dst[i] >= 0)
 			close(c->dst[i]);

@@ -189,38 +189,47 @@ static int mount_new(struct job *j)
 	return 0;
 }
 
-static int mount_legacy(struct job *j)
+/* The mount(2) data into buf (cap bytes); returns the length it needs. */
+static size_t legacy_data(struct job *j, char *buf, size_t cap)
 {
 	const struct ovl_mount_spec *s = j->s;
+	size_t o = 0;
+#define PUT(...) o += (size_t)snprintf(buf && o < cap ? buf + o : NULL, buf && o < cap ? cap - o : 0, __VA_ARGS__)
+	PUT("lowerdir=");
+	for (size_t i = 0; i < s->nlowers; i++)
+		PUT("%s%s", i ? ":" : "", name_of(j, i));
+	if (s->upper)
+		PUT(",upperdir=%s,workdir=%s", name_of(j, s->nlowers), name_of(j, s->nlowers + 1));
+	if (s->opts && *s->opts)
+		PUT(",%s", s->opts);
+#undef PUT
+	return o;
+}
+
+static size_t page_size(void)
+{
 	long page = sysconf(_SC_PAGESIZE);
-	size_t cap = (size_t)(page > 0 ? page : 4096);
+	return (size_t)(page > 0 ? page : 4096);
+}
+
+static int mount_legacy(struct job *j, const char *target)
+{
+	const struct ovl_mount_spec *s = j->s;
+	size_t cap = page_size();
 	_cleanup_free_ char *data = malloc(cap);
 	if (!data)
 		return st_error_set(j->err, ENOMEM, "overlay mount data");
-	size_t need = strlen("lowerdir=") + 1;
-	for (size_t i = 0; i < s->nlowers; i++)
-		need += strlen(s->lowers[i]) + 1;
-	if (s->upper)
-		need += strlen(",upperdir=,workdir=") + strlen(s->upper) + strlen(s->work);
-	if (s->opts && *s->opts)
-		need += strlen(s->opts) + 1;
-	if (need > cap)
+	size_t need = legacy_data(j, data, cap);
+	if (need >= cap)
 		return st_error_fail(j->err, E2BIG,
 				     "%zu lower layers need %zu bytes of mount(2) data, the kernel takes %zu in one "
-				     "call (kernels from 6.8 take layers one by one: lowerdir+)", s->nlowers, need, cap - 1);
-	size_t o = (size_t)snprintf(data, cap, "lowerdir=");
-	for (size_t i = 0; i < s->nlowers; i++)
-		o += (size_t)snprintf(data + o, cap - o, "%s%s", i ? ":" : "", s->lowers[i]);
-	if (s->upper)
-		o += (size_t)snprintf(data + o, cap - o, ",upperdir=%s,workdir=%s", s->upper, s->work);
-	if (s->opts && *s->opts)
-		snprintf(data + o, cap - o, ",%s", s->opts);
-	if (mount("overlay", s->target, "overlay", s->upper ? 0 : MS_RDONLY, data) < 0) {
+				     "call (kernels from 6.8 take layers one by one: lowerdir+)", s->nlowers, need + 1, cap - 1);
+	if (mount("overlay", target, "overlay", s->upper ? 0 : MS_RDONLY, data) < 0) {
 		int e = errno;
 		if (e == EINVAL && s->nlowers > OVL_MAX_LOWERS)
 			return st_error_fail(j->err, e, "%zu lower layers: the kernel stacks at most %d (%s)",
 					     s->nlowers, OVL_MAX_LOWERS, strerror(e));
-		return st_error_set(j->err, e, "mount(2) overlay at \"%s\" with %zu lower layer%s", s->target,
+		return st_error_set(j->err, e, "mount(2) overlay at \"%s\" with %zu lower layer%s", target,
 				    s->nlowers, s->nlowers == 1 ? "" : "s");
 	}
 	return 0;
@@ -232,7 +241,7 @@ static void *mount_thread(void *arg)
 	if (unshare(CLONE_FS) < 0 || fchdir(j->s->base_fd) < 0)
 		j->r = st_error_set(j->err, errno, "enter the layer directory");
 	else
-		j->r = j->s->lowerdir_plus ? mount_new(j) : mount_legacy(j);
+		j->r = j->s->lowerdir_plus ? mount_new(j) : mount_legacy(j, j->s->target);
 	return NULL;
 }
 
@@ -277,11 +286,23 @@ int ovl_mount(const struct ovl_mount_spec *s, struct st_error *err)
 	if (s->nlowers == 0 || (s->nlowers == 1 && !s->upper))
 		return st_error_fail(err, EINVAL, "overlay needs two lower layers, or one and an upper");
 	struct job j = {.s = s, .err = err};
-	if (s->lowerdir_plus && s->base_path && (j.abs = abs_names(s))) {
-		j.r = mount_new(&j);
-		st_strv_free(j.abs, s->nlowers + (s->upper ? 2 : 0));
-		return j.r;
+	size_t nabs = s->nlowers + (s->upper ? 2 : 0);
+	if (s->base_path && (j.abs = abs_names(s))) {
+		/* Absolute names, in the caller's thread: one mount(2) while they
+		 * fit its page (just what a bare mount does), else one fsconfig
+		 * per layer. mountinfo then shows where the layers are. */
+		_cleanup_free_ char *target = abs_name(s->base_path, s->target);
+		int r = 1;
+		if (target && legacy_data(&j, NULL, 0) < page_size())
+			r = mount_legacy(&j, target);
+		else if (s->lowerdir_plus)
+			r = mount_new(&j);
+		st_strv_free(j.abs, nabs);
+		j.abs = NULL;
+		if (r <= 0)
+			return r;
 	}
+	/* names relative to base_fd, from a thread with its own working directory */
 	pthread_t t;
 	int r = pthread_create(&t, NULL, mount_thread, &j);
 	if (r != 0)
@@ -300,16 +321,18 @@ int ovl_unmount(int dirfd, const char *name, struct st_error *err)
 {
 	char p[PATH_MAX];
 	st_fd_path(p, sizeof(p), dirfd, name);
-	while (ovl_is_mounted(dirfd, name)) {
+	/* umount2 itself tells whether something is mounted there (EINVAL:
+	 * not a mount point); mounts may be stacked: take them all */
+	for (int i = 0; i < 64; i++) {
 		if (umount2(p, UMOUNT_NOFOLLOW) == 0)
-			continue; /* mounts may be stacked: take them all */
+			continue;
 		if (errno == EBUSY && umount2(p, UMOUNT_NOFOLLOW | MNT_DETACH) == 0)
 			continue; /* in use: detach now, the kernel frees it after the last user */
 		if (errno == EINVAL || errno == ENOENT)
-			return 0; /* gone meanwhile */
+			return 0;
 		return st_error_set(err, errno, "unmount \"%s\"", name);
 	}
-	return 0;
+	return st_error_fail(err, EBUSY, "unmount \"%s\": still mounted after 64 unmounts", name);
 }
 
 bool ovl_mount_has_lowerdir_plus(int base_fd, const char *l1, const char *l2)

@@ -351,12 +351,10 @@ static int ovl_get(struct st_driver *d, const char *id, char *path, size_t len, 
 
 static int ovl_put(struct st_driver *d, const char *id, struct st_error *err)
 {
-	_cleanup_close_ int lfd = layer_dir(d, id, err);
-	if (lfd < 0)
-		return lfd;
-	if (faccessat(lfd, "merged", F_OK, AT_SYMLINK_NOFOLLOW) < 0)
-		return 0; /* a layer without a parent is never mounted */
-	int r = ovl_unmount(lfd, "merged", err);
+	/* a layer without a parent has no merged/ and was never mounted */
+	char merged[PATH_MAX];
+	snprintf(merged, sizeof(merged), "%s/merged", id);
+	int r = ovl_unmount(d->home_fd, merged, err);
 	return r < 0 ? st_error_wrap(err, "overlay: unmount layer \"%s\"", id) : 0;
 }
 
@@ -406,7 +404,9 @@ static int ovl_status(struct st_driver *d, struct st_kvlist *out)
 	st_kvlist_add(out, "Renamed Directories", "%s",
 		      o->redirects ? "redirects (a layer holding one is diffed naively)"
 				   : "copied (rename(2) of a lower directory fails with EXDEV)");
-	st_kvlist_add(out, "Mount API", "%s", o->lowerdir_plus ? "fsconfig lowerdir+" : "mount(2) with short relative paths");
+	st_kvlist_add(out, "Mount API", "%s",
+		      o->lowerdir_plus ? "mount(2), fsconfig lowerdir+ past one page"
+				       : "mount(2), short relative paths past one page");
 	st_kvlist_add(out, "Max Layers", "%d", OVL_MAX_LOWERS);
 	st_kvlist_add(out, "Mount Options", "%s", o->opts);
 	st_kvlist_add(out, "Project Quota", "%s", o->quota.enabled ? "true" : "false");

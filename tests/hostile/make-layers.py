@@ -19,6 +19,7 @@ import sys
 import tarfile
 
 CANARY = "/tmp/strata-hostile-canary"
+tarfile.RECORDSIZE = 512  # no padding to 10 KiB: small seeds for the fuzzer
 OUT = sys.argv[1] if len(sys.argv) > 1 else "."
 MAX = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 40
 MTIME = 1600000000
@@ -131,6 +132,17 @@ def main():
     tar("duplicate-file-then-dir", benign + [f("y"), d("y"), f("y/in")], "reject", "duplicate entry")
     tar("duplicate-root", [d("."), f("a"), d("./")], "reject", "duplicate entry")
     # ordinary layers the checks must not refuse
+    tar("whiteouts-and-opaque", benign + [f(".wh.gone", b""), d("opq"), f("opq/.wh..wh..opq", b""), f("opq/new")],
+        "accept")
+    tar("hardlink-inside", benign + [f("orig", b"shared\n"), hard("etc/again", "orig")], "accept")
+    tar("gnu-format", benign + [f("g/" + "n" * 150)], "accept", fmt=tarfile.GNU_FORMAT)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz", format=tarfile.PAX_FORMAT) as t:
+        for ti, data in benign:
+            if data is not None:
+                ti.size = len(data)
+            t.addfile(ti, io.BytesIO(data) if data is not None else None)
+    raw("gzip-compressed", buf.getvalue(), "accept")
     tar("symlink-absolute-target", benign + [sym("passwd-link", "/etc/passwd")], "accept")
     tar("setuid-file", benign + [f("bin-suid", b"#!/bin/sh\n", mode=0o4755)], "accept")
 

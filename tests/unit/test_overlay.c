@@ -227,10 +227,10 @@ START_TEST(test_overlay_status_reports_native_diff_and_mount_api)
 	ck_assert_str_eq(status_of(d, "Max Layers", buf, sizeof(buf)), "500");
 	/* this kernel (6.8+) has lowerdir+; the probe must have found it */
 	if (st_test_sh("uname -r | awk -F. '{exit !($1>6 || ($1==6 && $2>=8))}'") == 0)
-		ck_assert_str_eq(status_of(d, "Mount API", buf, sizeof(buf)), "fsconfig lowerdir+");
+		ck_assert_str_eq(status_of(d, "Mount API", buf, sizeof(buf)), "mount(2), fsconfig lowerdir+ past one page");
 	st_driver_close(d);
 	d = open_drv("h", "mount_api=legacy");
-	ck_assert_str_eq(status_of(d, "Mount API", buf, sizeof(buf)), "mount(2) with short relative paths");
+	ck_assert_str_eq(status_of(d, "Mount API", buf, sizeof(buf)), "mount(2), short relative paths past one page");
 	st_driver_close(d);
 	/* no test directories left in the home */
 	ck_assert_int_ne(st_test_sh("ls -a %s/h | grep -q ovl-check", tmp), 0);

@@ -428,6 +428,7 @@ START_TEST(test_kill_during_a_sweep_is_finished_by_the_next_open)
 	snprintf(layers, sizeof(layers), "[\"%s\"]", l.chain_id);
 	dead_lease(name, layers, "[\"build-rw-1\",\"build-rw-2\"]");
 	reopen();
+	d = st_store_driver(store);
 	ck_assert(!st_drv_exists(d, "build-rw-1"));
 	ck_assert(!has_holder(l.chain_id, holder));
 	ck_assert(has_holder(l.chain_id, "user"));
@@ -449,12 +450,14 @@ START_TEST(test_dead_lease_stays_while_its_driver_layer_cannot_go)
 	ST_OK(st_drv_create(d, "child", "claimed", false, NULL, &err), &err);
 	dead_lease("aaaabbbbccccddddaaaabbbbccccdddd", "[]", "[\"claimed\"]");
 	reopen();
+	d = st_store_driver(store);
 	ck_assert(st_drv_exists(d, "claimed"));
 	ck_assert(st_test_exists(root, "leases/aaaabbbbccccddddaaaabbbbccccdddd.json"));
 	check(false);
 	ck_assert(found("not undone yet"));
 	ST_OK(st_drv_remove(d, "child", &err), &err);
 	reopen();
+	d = st_store_driver(store);
 	ck_assert(!st_drv_exists(d, "claimed"));
 	ck_assert(!st_test_exists(root, "leases/aaaabbbbccccddddaaaabbbbccccdddd.json"));
 }
