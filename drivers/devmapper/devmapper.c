@@ -671,6 +671,29 @@ static void dev_deferred_sweep(struct st_driver *d)
 	st_strv_free(names, n);
 }
 
+/* Thin devices of ours that are active but unused: a process killed
+ * between activation and mount (or unmount and deactivation) left them.
+ * Every activation and mount happens under .lock, which the caller holds,
+ * so an unopened device is nobody's. */
+static void dev_deactivate_leftovers(struct dmset *s)
+{
+	char prefix[128], pool[160];
+	snprintf(prefix, sizeof(prefix), "%s-", s->prefix);
+	snprintf(pool, sizeof(pool), "%s-pool", s->prefix);
+	char **names;
+	size_t n;
+	struct st_error e;
+	if (dmlib_list(prefix, &names, &n, &e) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct dmlib_info info;
+		if (strcmp(names[i], pool) != 0 && dmlib_info(names[i], &info, &e) == 0 && info.exists &&
+		    info.open_count == 0 && !info.deferred_remove)
+			dmlib_remove(names[i], DMLIB_REMOVE_ONCE, &e);
+	}
+	st_strv_free(names, n);
+}
+
 static int dev_count(int dirfd)
 {
 	char **names;
@@ -1013,6 +1036,7 @@ static int dm_setup(struct st_driver *d, struct st_error *err)
 	if (r >= 0)
 		r = dm_recover(d, err);
 	if (r >= 0) {
+		dev_deactivate_leftovers(s);
 		dev_deferred_sweep(d);
 		r = dm_base(d, err);
 	}
@@ -1249,8 +1273,11 @@ static int dm_get(struct st_driver *d, const char *id, char *path, size_t len, s
 	int r = rec_load(s->meta_fd, id, &rec, err);
 	if (r >= 0) {
 		dm_dev_name(s, id, &rec, name, sizeof(name));
-		if ((r = dev_activate(s, name, &rec, err)) >= 0 && (r = dmlib_node(name, node, sizeof(node), err)) >= 0 &&
-		    (r = dev_mount(d, id, node, err)) < 0) {
+		r = dev_activate(s, name, &rec, err);
+	}
+	if (r >= 0) {
+		dm_fault("get-after-activate");
+		if ((r = dmlib_node(name, node, sizeof(node), err)) < 0 || (r = dev_mount(d, id, node, err)) < 0) {
 			struct st_error e2;
 			dev_deactivate(s, name, &e2);
 		}

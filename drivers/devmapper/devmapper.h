@@ -37,6 +37,8 @@ void dmlib_versions(char *buf, size_t len);
 int dmlib_available(char *reason, size_t len);
 
 int dmlib_info(const char *name, struct dmlib_info *info, struct st_error *err);
+/* Names of the active devices that start with prefix. */
+int dmlib_list(const char *prefix, char ***names, size_t *n, struct st_error *err);
 /* Create and activate a device with one target. */
 int dmlib_create(const char *name, const char *target, uint64_t sectors, const char *params,
 		 struct st_error *err);

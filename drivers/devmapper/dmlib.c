@@ -171,6 +171,28 @@ int dmlib_info(const char *name, struct dmlib_info *info, struct st_error *err)
 	return 0;
 }
 
+int dmlib_list(const char *prefix, char ***names, size_t *n, struct st_error *err)
+{
+	*names = NULL;
+	*n = 0;
+	_cleanup_task_ struct dm_task *t = dmlib_task(DM_DEVICE_LIST, NULL);
+	if (!t || !dm_task_run(t))
+		return dmlib_fail(t, err, "device-mapper: list devices");
+	struct dm_names *nm = dm_task_get_names(t);
+	if (!nm || !nm->dev)
+		return 0;
+	for (;;) {
+		if (st_str_has_prefix(nm->name, prefix) && st_strv_push(names, n, nm->name) < 0) {
+			st_strv_free(*names, *n);
+			return st_error_set(err, ENOMEM, "device-mapper: list devices");
+		}
+		if (!nm->next)
+			break;
+		nm = (struct dm_names *)((char *)nm + nm->next);
+	}
+	return 0;
+}
+
 int dmlib_create(const char *name, const char *target, uint64_t sectors, const char *params,
 		 struct st_error *err)
 {

@@ -23,7 +23,8 @@ fail() { echo "FAIL devmapper/$1: $2"; fails=$((fails + 1)); }
 skip() { echo "SKIP devmapper/$1: $2"; }
 
 CASES=(snapshot_shares_parent_blocks_and_diverges info_reports_pool_and_loopback_warning
-	idle_pool_taken_down_mounted_layer_keeps_it create_interrupted_after_pool_message_rolled_back
+	idle_pool_taken_down_mounted_layer_keeps_it device_left_active_by_killed_mount_deactivated
+	create_interrupted_after_pool_message_rolled_back
 	delete_interrupted_after_pool_message_finished min_free_space_refuses_new_device
 	full_pool_fails_write_keeps_other_layers_and_metadata deferred_removal_and_deletion_wait_for_busy_device
 	busy_device_without_deferred_removal_refuses_unmount udev_sync_with_running_udevd
@@ -147,6 +148,21 @@ case_idle_pool_taken_down_mounted_layer_keeps_it() {
 	dms driver unmount l1 || { fail $c "unmount"; return; }
 	[ -z "$(active_devices "$pre")" ] || { fail $c "left active after unmount: $(active_devices "$pre")"; return; }
 	p=$(dms driver mount l1) && want $c "content after remount" kept "$(cat "$p/x")" && dms driver unmount l1 || return
+	pass $c
+}
+
+case_device_left_active_by_killed_mount_deactivated() {
+	local c=device_left_active_by_killed_mount_deactivated pre rc p
+	new_store $c
+	dms driver create l1 >/dev/null || { fail $c "create"; return; }
+	pre=$(prefix)
+	STRATA_DM_FAULT=get-after-activate dms driver mount l1 >/dev/null 2>&1
+	rc=$?
+	want $c "exit of the interrupted mount" 70 $rc || return
+	want $c "left active" "$pre-2 $pre-pool" "$(active_devices "$pre" | sort | tr '\n' ' ' | sed 's/ $//')" || return
+	dms driver ls >/dev/null || { fail $c "open after the interruption"; return; }
+	[ -z "$(active_devices "$pre")" ] || { fail $c "still active: $(active_devices "$pre")"; return; }
+	p=$(dms driver mount l1) && dms driver unmount l1 || { fail $c "mount after recovery"; return; }
 	pass $c
 }
 
