@@ -50,7 +50,15 @@ struct cli_table {
 };
 void cli_table_init(struct cli_table *t, size_t ncols);
 void cli_table_row(struct cli_table *t, ...); /* ncols strings */
-void cli_table_print(struct cli_table *t, FILE *f);
+void cli_table_print(struct cli_table *t, FILE *f); /* and free */
+void cli_table_free(struct cli_table *t);
+
+/* --format table|json: sets *json, or prints a usage error and returns
+ * EXIT_USAGE. */
+int cli_format(struct cli *c, const char *value, bool *json);
+/* Print a JSON document pretty (as docker inspect does), then drop it. */
+struct json_object;
+void cli_print_json(struct json_object *o);
 
 /* Reader/writer on stdio fds. */
 int cli_open_input(const char *path, int *fd);

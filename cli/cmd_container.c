@@ -346,9 +346,8 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 		if (o == 'q')
 			quiet = true;
 		if (o == 'f') {
-			if (strcmp(optarg, "json") && strcmp(optarg, "table"))
-				return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-			json = !strcmp(optarg, "json");
+			if (cli_format(c, optarg, &json) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -403,10 +402,11 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 		json_object_array_add(a, e);
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								     JSON_C_TO_STRING_NOSLASHESCAPE));
-	else if (!quiet)
+		cli_print_json(json_object_get(a));
+	if (!quiet && !json)
 		cli_table_print(&t, stdout);
+	else
+		cli_table_free(&t);
 	json_object_put(a);
 	st_container_list_free(v, n);
 	return EXIT_OK;

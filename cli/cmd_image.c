@@ -14,8 +14,6 @@
 #include "digest.h"
 #include "image.h"
 
-#define JSON_PRETTY (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
-
 /* "3 minutes ago", as docker prints it */
 void cli_ago(int64_t t, char *buf, size_t len)
 {
@@ -49,14 +47,6 @@ void cli_ago(int64_t t, char *buf, size_t len)
 static void short12(const char *id, char out[13])
 {
 	snprintf(out, 13, "%s", strncmp(id, "sha256:", 7) == 0 ? id + 7 : id);
-}
-
-static int parse_format(struct cli *c, const char *v, bool *json)
-{
-	if (strcmp(v, "json") != 0 && strcmp(v, "table") != 0)
-		return cli_usage(c, "unknown format \"%s\" (table or json)", v);
-	*json = strcmp(v, "json") == 0;
-	return 0;
 }
 
 /* ---------------------------------------------------------------- import */
@@ -109,7 +99,7 @@ int cmd_images(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f' && parse_format(c, optarg, &json) != 0)
+		if (o == 'f' && cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
 	}
 	if (optind != argc)
@@ -161,9 +151,11 @@ int cmd_images(struct cli *c, int argc, char **argv)
 		}
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(a, JSON_PRETTY));
-	else if (!quiet)
+		cli_print_json(json_object_get(a));
+	if (!quiet && !json)
 		cli_table_print(&t, stdout);
+	else
+		cli_table_free(&t);
 	json_object_put(a);
 	st_image_list_free(v, n);
 	return EXIT_OK;
@@ -184,7 +176,7 @@ int cmd_history(struct cli *c, int argc, char **argv)
 			return EXIT_USAGE;
 		if (o == 'n')
 			notrunc = true;
-		if (o == 'f' && parse_format(c, optarg, &json) != 0)
+		if (o == 'f' && cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
 	}
 	if (optind + 1 != argc)
@@ -239,8 +231,7 @@ int cmd_history(struct cli *c, int argc, char **argv)
 		json_object *rev = json_object_new_array();
 		for (size_t i = json_object_array_length(a); i > 0; i--)
 			json_object_array_add(rev, json_object_get(json_object_array_get_idx(a, i - 1)));
-		printf("%s\n", json_object_to_json_string_ext(rev, JSON_PRETTY));
-		json_object_put(rev);
+		cli_print_json(rev);
 	} else {
 		struct cli_table t;
 		cli_table_init(&t, 5);

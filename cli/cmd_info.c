@@ -17,9 +17,8 @@ int cmd_info(struct cli *c, int argc, char **argv)
 			return EXIT_OK;
 		if (o == '?')
 			return EXIT_USAGE;
-		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-			return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-		json = strcmp(optarg, "json") == 0;
+		if (cli_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
 	}
 	if (optind != argc)
 		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
@@ -61,8 +60,7 @@ int cmd_info(struct cli *c, int argc, char **argv)
 	json_object_object_add(root, "Drivers", sup);
 
 	if (json) {
-		printf("%s\n", json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-									    JSON_C_TO_STRING_NOSLASHESCAPE));
+		cli_print_json(json_object_get(root));
 	} else {
 		printf("Storage Driver: %s\n", d->ops->name);
 		for (size_t i = 0; i < status.n; i++)

@@ -36,8 +36,7 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 		}
 		rc = cli_failf("no such object: %s", argv[i]);
 	}
-	printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	cli_print_json(json_object_get(a));
 	json_object_put(a);
 	return rc;
 }

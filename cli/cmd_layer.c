@@ -24,9 +24,8 @@ static int layer_ls(struct cli *c, int argc, char **argv)
 		if (o == 'q')
 			quiet = true;
 		if (o == 'f') {
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-			json = strcmp(optarg, "json") == 0;
+			if (cli_format(c, optarg, &json) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -56,8 +55,7 @@ static int layer_ls(struct cli *c, int argc, char **argv)
 			json_object_object_add(l, "Holders", h);
 			json_object_array_add(a, l);
 		}
-		printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-									 JSON_C_TO_STRING_NOSLASHESCAPE));
+		cli_print_json(json_object_get(a));
 		json_object_put(a);
 	} else if (quiet) {
 		for (size_t i = 0; i < n; i++)

@@ -106,9 +106,8 @@ static int vol_ls(struct cli *c, int argc, char **argv)
 		if (o == 'q')
 			quiet = true;
 		if (o == 'f') {
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-			json = strcmp(optarg, "json") == 0;
+			if (cli_format(c, optarg, &json) != 0)
+				return EXIT_USAGE;
 		}
 	}
 	if (optind != argc)
@@ -203,8 +202,7 @@ static int vol_inspect(struct cli *c, int argc, char **argv)
 		json_object_array_add(a, vol_json(&v));
 		st_volume_free(&v);
 	}
-	printf("%s\n", json_object_to_json_string_ext(a, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	cli_print_json(json_object_get(a));
 	json_object_put(a);
 	return rc;
 }

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli.h"
 
 static const struct cli_cmd *current;
@@ -101,6 +103,21 @@ int cli_open_input(const char *path, int *fd)
 	return 0;
 }
 
+int cli_format(struct cli *c, const char *value, bool *json)
+{
+	if (strcmp(value, "json") != 0 && strcmp(value, "table") != 0)
+		return cli_usage(c, "unknown format \"%s\" (table or json)", value);
+	*json = strcmp(value, "json") == 0;
+	return 0;
+}
+
+void cli_print_json(json_object *o)
+{
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+							     JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+}
+
 /* ------------------------------------------------------------- tables */
 
 void cli_table_init(struct cli_table *t, size_t ncols)
@@ -145,6 +162,11 @@ void cli_table_print(struct cli_table *t, FILE *f)
 		}
 		fputc('\n', f);
 	}
+	cli_table_free(t);
+}
+
+void cli_table_free(struct cli_table *t)
+{
 	for (size_t i = 0; i < t->nrows * t->ncols; i++)
 		free(t->cells[i]);
 	free(t->cells);
