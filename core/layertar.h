@@ -86,7 +86,9 @@ void st_tarsplit_abort(struct st_tarsplit *ts);
 /* Rebuild the tar from the records and the layer's files under rootfd. */
 int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_error *err);
 
-/* Used by st_tar_in / st_archive_apply. */
+/* Used by st_tar_in / st_archive_apply. The bytes are referenced, not
+ * copied: data must stay valid until the next st_tarsplit_bytes (or the
+ * end), as libarchive's read buffers do. */
 void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, size_t len);
 int st_tarsplit_entry(struct st_tarsplit *ts, int64_t data_start, const char *path, int64_t payload);
 int st_tarsplit_end(struct st_tarsplit *ts, int64_t total);

@@ -27,10 +27,17 @@ struct st_tarsplit {
 	pthread_t th;
 	bool threaded;
 	int gz_error;         /* the helper's gzwrite failed */
-	unsigned char *win;   /* stream bytes [win_start, win_start + win_len) */
-	size_t head;          /* ... are at win + head */
+	/* The stream bytes not recorded yet, from win_start: win_len of them
+	 * copied into win (at win + head), then ref_len more still in the
+	 * caller's buffer of the last st_tarsplit_bytes (valid until its next
+	 * call, as libarchive's read buffers are). Only what is left of a
+	 * buffer when the next one comes is copied: not the file payloads. */
+	unsigned char *win;
+	size_t head;
 	size_t win_len, win_cap;
 	int64_t win_start;
+	const unsigned char *ref;
+	size_t ref_len;
 	int64_t skip_until;   /* payload bytes below this are not kept */
 	int error;
 };
@@ -123,42 +130,55 @@ static void put_u(struct st_tarsplit *ts, uint64_t v, int bytes)
 	put(ts, b, (size_t)bytes);
 }
 
-static void emit_raw(struct st_tarsplit *ts, const unsigned char *p, size_t n)
+static size_t win_total(const struct st_tarsplit *ts)
 {
+	return ts->win_len + ts->ref_len;
+}
+
+/* The first n bytes of the window as raw records (at most 1 GiB each). */
+static void emit_raw(struct st_tarsplit *ts, size_t n)
+{
+	size_t off = 0;
 	while (n > 0) {
 		size_t chunk = n > (1u << 30) ? (1u << 30) : n;
 		put(ts, "R", 1);
 		put_u(ts, chunk, 4);
-		put(ts, p, chunk);
-		p += chunk;
+		for (size_t left = chunk; left > 0;) {
+			size_t k;
+			if (off < ts->win_len) {
+				k = ts->win_len - off < left ? ts->win_len - off : left;
+				put(ts, ts->win + ts->head + off, k);
+			} else {
+				k = left;
+				put(ts, ts->ref + (off - ts->win_len), k);
+			}
+			off += k;
+			left -= k;
+		}
 		n -= chunk;
 	}
 }
 
 static void drop_front(struct st_tarsplit *ts, size_t n)
 {
-	if (n > ts->win_len)
-		n = ts->win_len;
-	ts->head += n;
-	ts->win_len -= n;
+	if (n > win_total(ts))
+		n = win_total(ts);
 	ts->win_start += (int64_t)n;
+	size_t k = n < ts->win_len ? n : ts->win_len;
+	ts->head += k;
+	ts->win_len -= k;
 	if (ts->win_len == 0)
 		ts->head = 0;
+	ts->ref += n - k;
+	ts->ref_len -= n - k;
 }
 
-void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, size_t len)
+/* Copy what is left of the caller's last buffer into win. */
+static void keep_ref(struct st_tarsplit *ts)
 {
-	const unsigned char *p = data;
-	if (pos < ts->skip_until) {
-		int64_t skip = ts->skip_until - pos;
-		if ((int64_t)len <= skip)
-			return;
-		p += skip;
-		len -= (size_t)skip;
-		pos += skip;
-	}
-	if (ts->win_len == 0)
-		ts->win_start = pos;
+	size_t len = ts->ref_len;
+	if (len == 0)
+		return;
 	if (ts->head && ts->head + ts->win_len + len > ts->win_cap) {
 		memmove(ts->win, ts->win + ts->head, ts->win_len);
 		ts->head = 0;
@@ -170,13 +190,34 @@ void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, si
 		unsigned char *nw = realloc(ts->win, nc);
 		if (!nw) {
 			ts->error = -ENOMEM;
+			ts->ref_len = 0;
 			return;
 		}
 		ts->win = nw;
 		ts->win_cap = nc;
 	}
-	memcpy(ts->win + ts->head + ts->win_len, p, len);
+	memcpy(ts->win + ts->head + ts->win_len, ts->ref, len);
 	ts->win_len += len;
+	ts->ref = NULL;
+	ts->ref_len = 0;
+}
+
+void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, size_t len)
+{
+	keep_ref(ts);
+	const unsigned char *p = data;
+	if (pos < ts->skip_until) {
+		int64_t skip = ts->skip_until - pos;
+		if ((int64_t)len <= skip)
+			return;
+		p += skip;
+		len -= (size_t)skip;
+		pos += skip;
+	}
+	if (ts->win_len == 0)
+		ts->win_start = pos;
+	ts->ref = p;
+	ts->ref_len = len;
 }
 
 /* Everything before data_start is raw; the payload that follows is the
@@ -185,10 +226,10 @@ int st_tarsplit_entry(struct st_tarsplit *ts, int64_t data_start, const char *pa
 {
 	if (ts->error)
 		return ts->error;
-	if (data_start < ts->win_start || data_start > ts->win_start + (int64_t)ts->win_len)
+	if (data_start < ts->win_start || data_start > ts->win_start + (int64_t)win_total(ts))
 		return ts->error = -EPROTO;
 	size_t n = (size_t)(data_start - ts->win_start);
-	emit_raw(ts, ts->win + ts->head, n);
+	emit_raw(ts, n);
 	drop_front(ts, n);
 	if (!path || payload <= 0)
 		return ts->error;
@@ -198,8 +239,8 @@ int st_tarsplit_entry(struct st_tarsplit *ts, int64_t data_start, const char *pa
 	put(ts, path, plen);
 	put_u(ts, (uint64_t)payload, 8);
 	int64_t end = data_start + payload;
-	drop_front(ts, (size_t)(end - ts->win_start) < ts->win_len ? (size_t)(end - ts->win_start) : ts->win_len);
-	if (ts->win_len == 0)
+	drop_front(ts, (size_t)(end - ts->win_start) < win_total(ts) ? (size_t)(end - ts->win_start) : win_total(ts));
+	if (win_total(ts) == 0)
 		ts->win_start = end;
 	ts->skip_until = end;
 	return ts->error;
@@ -209,10 +250,10 @@ int st_tarsplit_end(struct st_tarsplit *ts, int64_t total)
 {
 	if (ts->error)
 		return ts->error;
-	if (ts->win_start + (int64_t)ts->win_len != total && ts->win_len)
+	if (ts->win_start + (int64_t)win_total(ts) != total && win_total(ts))
 		return ts->error = -EPROTO;
-	emit_raw(ts, ts->win + ts->head, ts->win_len);
-	drop_front(ts, ts->win_len);
+	emit_raw(ts, win_total(ts));
+	drop_front(ts, win_total(ts));
 	return ts->error;
 }
 

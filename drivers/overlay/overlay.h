@@ -1,7 +1,7 @@
 /* overlay driver internals, shared by its files:
  *   overlay.c  layout (overlay2's: <home>/ID/{diff,work,merged,link,lower},
  *              <home>/l/LINK -> ../ID/diff), the ops table
- *   mount.c    building one overlay mount (fsconfig lowerdir+ or mount(2))
+ *   mount.c    building one overlay mount (mount(2), or fsconfig lowerdir+)
  *   check.c    the probe's test mount, the native-diff and lowerdir+ checks
  *   diff.c     native diff, changes, apply and size from a layer's diff/
  *   quota.c    project quotas (xfs, ext4) for read-write layers
@@ -41,8 +41,9 @@ struct ovl {
 /* ------------------------------------------------------------- mount.c */
 
 /* One overlay mount, every path relative to base_fd (they stay short, so
- * that 500 layers fit the one-page limit of mount(2) data). With lowerdir+
- * and base_path, absolute names are used where they fit. */
+ * that 500 layers fit the one-page limit of mount(2) data). With base_path,
+ * absolute names where they fit: one mount(2) within a page, else one
+ * fsconfig "lowerdir+" per layer when the kernel has it. */
 struct ovl_mount_spec {
 	int base_fd;
 	const char *base_path;     /* its absolute path, or NULL */
@@ -51,7 +52,7 @@ struct ovl_mount_spec {
 	const char *upper, *work;  /* both NULL: a read-only mount */
 	const char *target;
 	const char *opts;          /* comma-separated extra options, may be "" */
-	bool lowerdir_plus;        /* fsconfig per layer, else one mount(2) */
+	bool lowerdir_plus;        /* past a page: fsconfig per layer, else relative names */
 };
 
 int ovl_mount(const struct ovl_mount_spec *s, struct st_error *err);
