@@ -931,7 +931,11 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 		goto out;
 
 	struct stat cur;
-	bool exists = fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
+	/* in a directory this apply created, only what it created exists:
+	 * no stat for the entries of a fresh layer */
+	bool exists = (real[0] && is_created(ap, real) && !is_created(ap, jpath))
+			      ? false
+			      : fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
 	/* overlay: a directory that takes a whiteout's place must go on hiding
 	 * what lower layers have there (".wh.d" then "d/" in one layer) */
 	bool over_whiteout = exists && ap->o->wh == ST_WH_OVERLAY && type == AE_IFDIR && !hardlink &&

@@ -270,7 +270,12 @@ int st_bundle_write(const struct st_run_spec *sp, struct st_error *err)
 	_cleanup_close_ int bfd = open(sp->bundle, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (bfd < 0)
 		return st_error_set(err, errno, "open bundle \"%s\"", sp->bundle);
-	return st_json_save_at(bfd, "config.json", c, err);
+	/* regenerated at every start, read by the runtime right away: a rename
+	 * keeps it whole, and nothing needs it after a reboot, so no fsync
+	 * (st_replace_file_at; fsyncs are dear on some filesystems) */
+	size_t len;
+	const char *text = json_object_to_json_string_length(c, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+	return st_replace_file_at(bfd, "config.json", text, len, 0600, err);
 }
 
 /* ------------------------------------------------------- mount targets */
