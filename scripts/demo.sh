@@ -34,7 +34,12 @@ echo; echo "== build app2 (shares the base and both RUN layers with app1)"
 strata build -t app2 examples/demo/app2
 
 echo; echo "== history side by side (newest first)"
-hist() { strata history --format json "$1" | jq -r '.[] | [(.Layer | if . == "" then "-" else .[7:19] end), (.Size|tostring), .CreatedBy[0:46]] | @tsv'; }
+hist() {
+	strata history --format json "$1" | jq -r '
+		def human: if . < 1000 then "\(.)B" elif . < 1000000 then "\((. / 100 | floor) / 10)kB"
+			   else "\((. / 100000 | floor) / 10)MB" end;
+		.[] | [(.Layer | if . == "" then "-" else .[7:19] end), (.Size | human), .CreatedBy[0:46]] | @tsv'
+}
 paste <(hist app1) <(hist app2) | awk -F'\t' '
 	BEGIN { printf "%-14s %-8s %-48s | %-14s %-8s %-48s %s\n", "APP1 LAYER", "SIZE", "CREATED BY", "APP2 LAYER", "SIZE", "CREATED BY", "" }
 	{ shared = ($1 != "-" && $1 == $4) ? "<- shared" : "";
