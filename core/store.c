@@ -132,6 +132,34 @@ static int save_choice(struct st_store *s, const char *name, struct st_error *er
 	return st_json_save_at(s->root_fd, "strata.json", o, err);
 }
 
+/* Leftovers of writes that hold the store lock (which we hold now): image
+ * directories half made or half removed, build cache entries and the
+ * tags file cut short. */
+static void sweep_locked_leftovers(struct st_store *s)
+{
+	static const char *const subs[] = {"images", "build-cache", ""};
+	for (size_t i = 0; i < ST_ARRAY_SIZE(subs); i++) {
+		int dfd = subs[i][0] ? st_open_nofollow(s->root_fd, subs[i], O_RDONLY | O_DIRECTORY, 0) : dup(s->root_fd);
+		char **names;
+		size_t n;
+		if (dfd < 0 || st_list_dir(dfd, &names, &n) < 0) {
+			if (dfd >= 0)
+				close(dfd);
+			continue;
+		}
+		for (size_t k = 0; k < n; k++) {
+			bool ours = subs[i][0] ? st_str_has_prefix(names[k], ".tmp-") || st_str_has_prefix(names[k], ".trash-")
+					       : st_str_has_prefix(names[k], ".tmp-repositories.json-") ||
+							 st_str_has_prefix(names[k], ".tmp-strata.json-");
+			struct st_error e;
+			if (ours)
+				st_rm_rf_at(dfd, names[k], &e);
+		}
+		st_strv_free(names, n);
+		close(dfd);
+	}
+}
+
 int st_store_open(const struct st_store_config *cfg, struct st_store **out, struct st_error *err)
 {
 	const char *root = cfg->root && *cfg->root ? cfg->root : "/var/lib/strata";
@@ -176,6 +204,7 @@ int st_store_open(const struct st_store_config *cfg, struct st_store **out, stru
 	if ((r = st_drv_recover(s->driver, err)) < 0 || (r = st_lease_sweep(s, err)) < 0 ||
 	    (r = st_layer_store_recover(s, err)) < 0 || (r = st_container_store_recover(s, err)) < 0)
 		goto fail_locked;
+	sweep_locked_leftovers(s);
 	st_store_unlock(s);
 	*out = s;
 	return 0;
