@@ -133,6 +133,9 @@ fuzz:
 
 fuzz-bins: $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
+# the unit test that replays the corpus compiles the harnesses in
+$(BUILD)/tests/test_fuzz_corpus: $(FUZZ_SRCS) tests/fuzz/fuzz_common.h
+
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")

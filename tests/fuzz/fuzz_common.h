@@ -42,14 +42,19 @@ static inline void fz_cleanup(void)
 		struct fz_store *f = fz_stores[i];
 		st_store_close(f->s);
 		f->s = NULL;
+		/* the whole directory: the store, the canary, a harness's trees */
 		struct st_error e;
-		int fd = open(f->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s", f->dir);
+		char *slash = strrchr(parent, '/');
+		if (!slash)
+			continue;
+		*slash = '\0';
+		int fd = open(parent[0] ? parent : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (fd >= 0) {
-			st_rm_rf_at(fd, "store", &e);
-			unlinkat(fd, "canary", 0);
+			st_rm_rf_at(fd, slash + 1, &e);
 			close(fd);
 		}
-		rmdir(f->dir);
 	}
 	fz_nstores = 0;
 }
