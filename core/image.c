@@ -413,11 +413,6 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 	if ((r = repos_load(s, &repos, err)) < 0 || (r = resolve(s, ref, repos, hex, err)) < 0)
 		goto out;
 	snprintf(id, sizeof(id), "sha256:%s", hex);
-	if (st_containers_using_image(s, id, &user) > 0) {
-		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): container %s is using it", ref,
-				  id, user);
-		goto out;
-	}
 	/* tags pointing at it */
 	char **tags = NULL;
 	size_t ntags = 0;
@@ -435,6 +430,14 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 		r = repos_save(s, repos, err);
 		if (r >= 0)
 			push_done(done, ndone, "Untagged: %s", norm);
+		st_strv_free(tags, ntags);
+		goto out;
+	}
+	/* removing one of several tags only untags (Docker does so even while a
+	 * container uses the image); anything that deletes waits for its users */
+	if (st_containers_using_image(s, id, &user) > 0) {
+		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): container %s is using it", ref,
+				  id, user);
 		st_strv_free(tags, ntags);
 		goto out;
 	}

@@ -405,6 +405,28 @@ static int sweep_driver_layers_fn(void *ctx, int dfd, const char *name, bool ali
 	return 0;
 }
 
+void st_lease_scratch(const struct st_lease *l, const char *tag, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/tmp/%s-%s", l->s->root, l->name, tag);
+}
+
+/* Scratch directories a lease's process made under <root>/tmp are named
+ * "<lease>-...": they go with the lease. */
+static void sweep_scratch(struct st_store *s, const char *name)
+{
+	struct st_error e;
+	_cleanup_close_ int tfd = st_store_subdir(s, "tmp", &e);
+	char **names;
+	size_t n;
+	if (tfd < 0 || st_list_dir(tfd, &names, &n) < 0)
+		return;
+	size_t nl = strlen(name);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(names[i], name, nl) == 0 && names[i][nl] == '-')
+			st_rm_rf_at(tfd, names[i], &e);
+	st_strv_free(names, n);
+}
+
 /* Then its layer holders; the lease files go last, and stay while a driver
  * layer could not be removed (a mount still busy), for the next open to
  * retry. A copy of its claims that the kill cut short goes with them. */
@@ -444,6 +466,7 @@ static int sweep_holders_fn(void *ctx, int dfd, const char *name, bool alive, js
 				unlinkat(dfd, names[i], 0);
 		st_strv_free(names, n);
 	}
+	sweep_scratch(c->s, name);
 	lease_files_remove(dfd, name);
 	return 0;
 }

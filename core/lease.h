@@ -33,6 +33,9 @@ void st_lease_end(struct st_lease *l);
 void st_lease_abandon(struct st_lease *l);
 /* "lease:NAME": a layer holder that dies with the lease (swept with it). */
 void st_lease_holder(const struct st_lease *l, char *buf, size_t len);
+/* A scratch directory <root>/tmp/<lease>-<tag> that goes with the lease
+ * when its process dies (st_lease_sweep). */
+void st_lease_scratch(const struct st_lease *l, const char *tag, char *buf, size_t len);
 
 /* Is chain_id claimed by a live lease? (caller holds the store lock) */
 bool st_lease_holds(struct st_store *s, const char *chain_id);

@@ -490,7 +490,7 @@ static int run_fill(struct builder *b, struct stage *sg, const char *rootfs, int
 	char rnd[13];
 	st_random_hex(rnd, 6);
 	snprintf(id, sizeof(id), "%s", rnd);
-	snprintf(bundle, sizeof(bundle), "%s/tmp/build-%s", st_store_root(b->s), id);
+	st_lease_scratch(&b->lease, id, bundle, sizeof(bundle));
 	snprintf(rtroot, sizeof(rtroot), "%s/runtime", st_store_root(b->s));
 	int r = st_mkdir_p_at(AT_FDCWD, bundle, 0700, b->err);
 	if (r < 0 || (r = st_mkdir_p_at(AT_FDCWD, rtroot, 0700, b->err)) < 0)
