@@ -17,6 +17,7 @@
 
 #include "bench.h"
 #include "cli.h"
+#include "driver.h"
 
 extern char **environ;
 
@@ -221,9 +222,10 @@ static json_object *machine_json(const char *dir)
 	char *mem = read_line_value("/proc/meminfo", "MemTotal");
 	json_object_object_add(m, "memory", json_object_new_string(mem ? mem : "unknown"));
 	free(mem);
+	json_object_object_add(m, "scratch", json_object_new_string(dir));
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0) {
-		json_object_object_add(m, "scratch", json_object_new_string(dir));
+		json_object_object_add(m, "scratch_fs", json_object_new_string(st_fs_name(fd)));
 		close(fd);
 	}
 	return m;
