@@ -600,7 +600,12 @@ static void scan_containers(struct ck *c, struct st_container *cts, size_t ncts)
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = names[i];
 		bool trash = st_str_has_prefix(nm, ".trash-"), tmp = st_str_has_prefix(nm, ".tmp-");
-		if ((trash || tmp) && !st_lease_claims_driver_layer(c->s, nm + (trash ? 7 : 5)))
+		/* unclaimed and still there: a claim ends only after its
+		 * directory is gone, so one that ended since the listing is no
+		 * leftover */
+		struct stat st;
+		if ((trash || tmp) && !st_lease_claims_driver_layer(c->s, nm + (trash ? 7 : 5)) &&
+		    fstatat(dfd, nm, &st, AT_SYMLINK_NOFOLLOW) == 0)
 			add(c, FIX_CONTAINERS_RECOVER, NULL, NULL, "container store",
 			    "\"%s\" is a container whose %s was cut short", nm, trash ? "removal" : "creation");
 		if (nm[0] == '.')

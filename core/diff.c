@@ -383,7 +383,7 @@ static bool ts_before(const struct timespec *a, const struct timespec *b)
 }
 
 bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, const struct stat *o,
-		      const struct timespec *settled)
+		      const struct timespec *settled, bool written)
 {
 	if (n->st_mode != o->st_mode || n->st_uid != o->st_uid || n->st_gid != o->st_gid ||
 	    n->st_rdev != o->st_rdev)
@@ -393,7 +393,7 @@ bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, 
 	     n->st_mtim.tv_nsec != o->st_mtim.tv_nsec))
 		return true;
 	/* a snapshot shares untouched inodes with its parent */
-	bool untouched = n->st_ino == o->st_ino && n->st_ctim.tv_sec == o->st_ctim.tv_sec &&
+	bool untouched = !written && n->st_ino == o->st_ino && n->st_ctim.tv_sec == o->st_ctim.tv_sec &&
 			 n->st_ctim.tv_nsec == o->st_ctim.tv_nsec;
 	if (untouched)
 		return false;
@@ -413,7 +413,7 @@ bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, 
 		return true;
 	/* same size and mtime: a write that kept the mtime shows only in the
 	 * bytes; an inode not touched since the layer was made needs no look */
-	if (settled && ts_before(&n->st_ctim, settled))
+	if (!written && settled && ts_before(&n->st_ctim, settled))
 		return false;
 	if (S_ISREG(n->st_mode) && n->st_size > 0 && !same_content(nfd, ofd, name, n->st_size))
 		return true;
@@ -466,7 +466,7 @@ static int cmp_dir(struct cmp *c, int nfd, int ofd, size_t plen, bool *changed)
 		} else if (fstatat(ofd, name, &os, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = st_error_set(c->err, errno, "stat parent's \"/%s\"", c->path);
 		} else {
-			bool self = st_entry_changed(nfd, ofd, name, &ns, &os, c->settled);
+			bool self = st_entry_changed(nfd, ofd, name, &ns, &os, c->settled, false);
 			if (self) {
 				*changed = true;
 				r = add_change(c->out, c->path, ST_CHANGE_MODIFY);

@@ -65,9 +65,12 @@ int st_changes_compute(int layerfd, int parentfd, const struct timespec *settled
  * trees (n: the layer's, o: the parent's, both named name in their
  * directories nfd and ofd): type, owner, mode, size, mtime, link target,
  * xattrs, then the bytes unless the inode is older than settled (may be
- * NULL). For drivers that compare trees their own way (aufs branches). */
+ * NULL). The inode a snapshot shares with its parent counts as unchanged
+ * while its ctime is the parent's, unless the driver knows it was written
+ * (written: a change in the same clock tick keeps the ctime). For drivers
+ * that compare trees their own way (aufs branches, btrfs). */
 bool st_entry_changed(int nfd, int ofd, const char *name, const struct stat *n, const struct stat *o,
-		      const struct timespec *settled);
+		      const struct timespec *settled, bool written);
 /* Bytes of regular files that the changes add (each inode once). */
 int64_t st_changes_size(int layerfd, const struct st_changes *c, struct st_error *err);
 

@@ -287,7 +287,7 @@ static int cmp_dir(struct ach *c, int ufd, const int *lfds, size_t nl, bool hide
 		} else if (fstatat(lfds[lo->branch], name, &os, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = st_error_set(c->err, errno, "aufs: stat \"/%s\" in a lower branch", c->path);
 		} else {
-			bool self = st_entry_changed(ufd, lfds[lo->branch], name, &ns, &os, NULL);
+			bool self = st_entry_changed(ufd, lfds[lo->branch], name, &ns, &os, NULL, false);
 			if (self) {
 				*changed = true;
 				r = add_change(c, c->path, ST_CHANGE_MODIFY);

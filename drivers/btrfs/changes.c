@@ -116,8 +116,8 @@ static int changed_inodes(int fd, uint64_t after, struct inos *out)
 	}
 }
 
-/* The ctime in inode ino's item in the subvolume of fd. */
-static int inode_ctime(int fd, uint64_t ino, struct btrfs_timespec *out)
+/* The transaction that last wrote inode ino's item in the subvolume of fd. */
+static int inode_transid(int fd, uint64_t ino, uint64_t *out)
 {
 	struct btrfs_ioctl_search_args a;
 	memset(&a, 0, sizeof(a));
@@ -137,18 +137,20 @@ static int inode_ctime(int fd, uint64_t ino, struct btrfs_timespec *out)
 		return -ENOENT;
 	struct btrfs_inode_item it;
 	memcpy(&it, a.buf + sizeof(h), sizeof(it));
-	*out = it.ctime;
+	*out = le64toh(it.transid);
 	return 0;
 }
 
-/* The same inode with the same ctime in both: nothing of it changed (the
- * generic compare's own rule). Most tree blocks rewritten since the
- * snapshot also hold such neighbours, or inodes whose atime moved. */
-static bool untouched(int layer, int parent, uint64_t ino)
+/* An inode whose item was last written before the snapshot: nothing of it
+ * changed since; it only shares a rewritten tree block with what did.
+ * Every change to an inode (data, size, times, mode, owner, xattrs, links,
+ * names) rewrites its item with the current transaction. Timestamps could
+ * not tell this: a change in the same clock tick as the file's creation
+ * leaves its ctime as it was. */
+static bool untouched(int layer, uint64_t ino, uint64_t snapshot_transid)
 {
-	struct btrfs_timespec a, b;
-	return inode_ctime(layer, ino, &a) == 0 && inode_ctime(parent, ino, &b) == 0 &&
-	       le64toh(a.sec) == le64toh(b.sec) && le32toh(a.nsec) == le32toh(b.nsec);
+	uint64_t t = 0;
+	return inode_transid(layer, ino, &t) == 0 && t <= snapshot_transid;
 }
 
 /* Every name of inode ino in the subvolume fd (relative to its root). */
@@ -295,7 +297,8 @@ out:
 	return r == -ENOMEM ? st_error_set(c->err, ENOMEM, "btrfs: changes") : r;
 }
 
-/* One name of a changed inode: itself against the parent's same path, and
+/* One name of a changed inode (its item was written since the snapshot, so
+ * an equal ctime proves nothing): itself against the parent's same path, and
  * a directory's listing. A name the parent does not have is a new entry
  * of a changed directory, which that directory's listing reports. */
 static int cmp_path(struct fc *c, const char *rel)
@@ -312,7 +315,7 @@ static int cmp_path(struct fc *c, const char *rel)
 	if (od < 0 || fstatat(od, base, &os, AT_SYMLINK_NOFOLLOW) < 0)
 		return 0;
 	int r = 0;
-	if (st_entry_changed(nd, od, base, &ns, &os, c->settled) && (r = report(c, rel, ST_CHANGE_MODIFY)) < 0)
+	if (st_entry_changed(nd, od, base, &ns, &os, c->settled, true) && (r = report(c, rel, ST_CHANGE_MODIFY)) < 0)
 		return r;
 	if (!S_ISDIR(ns.st_mode))
 		return 0;
@@ -363,7 +366,7 @@ int btrfs_fast_changes(int layer, int parent, const struct timespec *settled, st
 	struct fc c = {.layer = layer, .parent = parent, .settled = settled, .out = out, .err = err};
 	st_hashmap_init(&c.seen, NULL);
 	for (size_t i = 0; i < inos.n && r >= 0; i++) {
-		if (untouched(layer, parent, inos.v[i]))
+		if (untouched(layer, inos.v[i], li.otransid))
 			continue;
 		if (inos.v[i] == BTRFS_FIRST_FREE_OBJECTID) {
 			r = cmp_path(&c, ""); /* the subvolume root has no name */
