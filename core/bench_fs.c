@@ -100,7 +100,8 @@ void st_bench_umount_below(const char *dir)
 	mnt_free_iter(it);
 	mnt_unref_table(tb);
 	/* reverse order: a mount below another goes first */
-	qsort(v, n, sizeof(*v), cmp_desc);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_desc);
 	for (size_t i = 0; i < n; i++)
 		umount2(v[i], MNT_DETACH);
 	st_strv_free(v, n);
