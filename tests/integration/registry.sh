@@ -447,8 +447,10 @@ if ! command -v script >/dev/null; then
 else
 	tty_out=$(script -qec "$BIN --root $W/store-tty pull $A/app:1" /dev/null 2>&1)
 	plain_out=$(stx "$W/store-plain" pull "$A/app:1" 2>&1)
-	if [[ $tty_out != *$'\033['*A* ]] || [[ $tty_out != *"B/s"* ]] || [[ $tty_out != *"[="* ]]; then
-		fail $t "no in-place redraw with bar and rate on a terminal: $(cat -v <<<"$tty_out" | tail -n 3)"
+	# the rate shows only once a download has run 50 ms, which a pull
+	# from a local registry may never reach: not asked for here
+	if [[ $tty_out != *$'\033['*A* ]] || [[ $tty_out != *"[="* ]]; then
+		fail $t "no in-place redraw with a bar on a terminal: $(cat -v <<<"$tty_out" | tail -n 3)"
 	elif [[ $plain_out == *$'\033'* ]] || [ "$(grep -c ': Downloading' <<<"$plain_out")" != "$NLAYERS" ]; then
 		fail $t "plain output: $plain_out"
 	else
