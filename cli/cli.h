@@ -15,6 +15,7 @@ struct cli {
 	struct st_kvlist storage_opt;
 	struct st_store *store; /* opened on first use */
 	const char *prog;       /* "strata driver create": for messages */
+	int opt_exit;           /* set by cli_opt: -1, or the exit code it stopped for */
 };
 
 struct cli_cmd {
@@ -38,6 +39,18 @@ void cli_opts_begin(void);
 int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *longopts);
 void cli_print_help(struct cli *c);
 
+/* cli_getopt for the usual loop `while ((o = cli_opt(...)))`: the option, or
+ * 0 when the options end, at the last one, after --help or at a bad one
+ * (cli_args then returns EXIT_OK or EXIT_USAGE). */
+int cli_opt(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *longopts);
+/* After a cli_opt loop: the exit code it stopped for; else a usage error
+ * unless min..max operands follow (max -1: no limit; what, when not NULL,
+ * names them in the message); else opens the store into *s unless s is
+ * NULL. Returns -1 to go on, else the exit code. */
+int cli_args(struct cli *c, int argc, int min, int max, const char *what, struct st_store **s);
+/* cli_args for a command without options (but --help). */
+int cli_args_only(struct cli *c, int argc, char **argv, int min, int max, const char *what, struct st_store **s);
+
 int cli_store(struct cli *c, struct st_store **s);
 
 /* Dispatch to a subcommand table (for groups like `strata driver`). */
@@ -59,6 +72,9 @@ int cli_format(struct cli *c, const char *value, bool *json);
 /* Print a JSON document pretty (as docker inspect does), then drop it. */
 struct json_object;
 void cli_print_json(struct json_object *o);
+/* A listing built both ways: the JSON array with --format json, nothing
+ * with -q (printed as it went), else the table; drops both. */
+void cli_print_list(struct cli_table *t, struct json_object *a, bool json, bool quiet);
 
 /* Reader/writer on stdio fds. */
 int cli_open_input(const char *path, int *fd);

@@ -439,12 +439,8 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 	b.dir = tmpdir && *tmpdir ? tmpdir : "/var/tmp";
 	char drivers_buf[512] = "", shapes_buf[256];
 	int o, r;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
+	while ((o = cli_opt(c, argc, argv, "", opts))) {
 		switch (o) {
-		case 'h':
-			return EXIT_OK;
-		case '?':
-			return EXIT_USAGE;
 		case 'd':
 			snprintf(drivers_buf, sizeof(drivers_buf), "%s", optarg);
 			if ((r = parse_drivers(c, &b, drivers_buf)) != 0)
@@ -480,9 +476,8 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 				return r;
 			break;
 		case 'f':
-			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-				return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-			b.json = strcmp(optarg, "json") == 0;
+			if (cli_format(c, optarg, &b.json) != 0)
+				return EXIT_USAGE;
 			break;
 		case 'p': {
 			const char *ext = strrchr(optarg, '.');
@@ -496,8 +491,8 @@ int cmd_bench(struct cli *c, int argc, char **argv)
 			break;
 		}
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	if ((r = cli_args(c, argc, 0, 0, NULL, NULL)) >= 0)
+		return r;
 	if (b.ndrivers == 0) {
 		size_t n;
 		const struct st_driver_ops *const *reg = st_driver_registry(&n);

@@ -80,12 +80,8 @@ static int parse_create(struct cli *c, int argc, char **argv, struct create_args
 					      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	int o;
-	while ((o = cli_getopt(c, argc, argv, run ? "e:w:u:v:d" : "e:w:u:v:", run ? ropts : copts)) != -1) {
+	while ((o = cli_opt(c, argc, argv, run ? "e:w:u:v:d" : "e:w:u:v:", run ? ropts : copts))) {
 		switch (o) {
-		case 'h':
-			return EXIT_OK;
-		case '?':
-			return EXIT_USAGE;
 		case 'n':
 			a->o.name = optarg;
 			break;
@@ -136,8 +132,9 @@ static int parse_create(struct cli *c, int argc, char **argv, struct create_args
 			break;
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument (an image)", c->prog);
+	int rc = cli_args(c, argc, 1, -1, "an image", NULL);
+	if (rc >= 0)
+		return rc;
 	a->o.image = argv[optind];
 	a->o.cmd = argv + optind + 1;
 	a->o.ncmd = (size_t)(argc - optind - 1);
@@ -211,27 +208,37 @@ int cmd_run(struct cli *c, int argc, char **argv)
 	return code;
 }
 
+/* The options of start (-a), stop (-t) and rm (-f); each takes its own. */
+struct each_opts {
+	bool attach, force;
+	int timeout;
+};
+
+/* Parse the options into eo, then run fn on each container named. */
 static int each_container(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *opts,
-			  int (*fn)(struct cli *, struct st_store *, const char *, void *), void *ctx,
-			  int (*opt)(int o, void *ctx))
+			  int (*fn)(struct st_store *, const char *, const struct each_opts *), struct each_opts *eo)
 {
 	int o;
-	while ((o = cli_getopt(c, argc, argv, shortopts, opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
-		if (opt && opt(o, ctx) != 0)
-			return cli_usage(c, "invalid value \"%s\" for %s", optarg, argv[optind - 1]);
+	while ((o = cli_opt(c, argc, argv, shortopts, opts))) {
+		if (o == 'a')
+			eo->attach = true;
+		if (o == 'f')
+			eo->force = true;
+		if (o == 't') {
+			char *end;
+			long t = strtol(optarg, &end, 10);
+			if (*end || t < 0)
+				return cli_usage(c, "invalid value \"%s\" for %s", optarg, argv[optind - 1]);
+			eo->timeout = (int)t;
+		}
 	}
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
-	int rc = EXIT_OK;
+	int rc = cli_args(c, argc, 1, -1, NULL, &s);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
-		int r = fn(c, s, argv[i], ctx);
+		int r = fn(s, argv[i], eo);
 		if (r != EXIT_OK)
 			rc = r;
 	}
@@ -240,54 +247,30 @@ static int each_container(struct cli *c, int argc, char **argv, const char *shor
 
 /* ------------------------------------------------------ start and stop */
 
-struct start_ctx {
-	bool attach;
-};
-
-static int start_opt(int o, void *ctx)
+static int start_one(struct st_store *s, const char *ref, const struct each_opts *eo)
 {
-	((struct start_ctx *)ctx)->attach = o == 'a';
-	return 0;
-}
-
-static int start_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
-{
-	struct start_ctx *sc = ctx;
 	struct st_error err = {0};
 	int code = 0;
 	fflush(stdout);
-	if (st_container_start(s, ref, sc->attach, STDOUT_FILENO, STDERR_FILENO, &code, &err) < 0)
+	if (st_container_start(s, ref, eo->attach, STDOUT_FILENO, STDERR_FILENO, &code, &err) < 0)
 		return cli_fail(&err);
-	if (!sc->attach)
+	if (!eo->attach)
 		printf("%s\n", ref);
-	return sc->attach ? code : EXIT_OK;
+	return eo->attach ? code : EXIT_OK;
 }
 
 int cmd_start(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"attach", no_argument, 0, 'a'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	struct start_ctx sc = {0};
-	return each_container(c, argc, argv, "a", opts, start_one, &sc, start_opt);
+	struct each_opts eo = {0};
+	return each_container(c, argc, argv, "a", opts, start_one, &eo);
 }
 
-struct stop_ctx {
-	int timeout;
-};
-
-static int stop_opt(int o, void *ctx)
-{
-	char *end;
-	long t = strtol(optarg, &end, 10);
-	if (*end || t < 0)
-		return -1;
-	((struct stop_ctx *)ctx)->timeout = (int)t;
-	return 0;
-}
-
-static int stop_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
+/* stop and rm print each container done */
+static int stop_one(struct st_store *s, const char *ref, const struct each_opts *eo)
 {
 	struct st_error err = {0};
-	if (st_container_stop(s, ref, ((struct stop_ctx *)ctx)->timeout, &err) < 0)
+	if (st_container_stop(s, ref, eo->timeout, &err) < 0)
 		return cli_fail(&err);
 	printf("%s\n", ref);
 	return EXIT_OK;
@@ -296,26 +279,16 @@ static int stop_one(struct cli *c, struct st_store *s, const char *ref, void *ct
 int cmd_stop(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"time", required_argument, 0, 't'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	struct stop_ctx sc = {10};
-	return each_container(c, argc, argv, "t:", opts, stop_one, &sc, stop_opt);
+	struct each_opts eo = {.timeout = 10};
+	return each_container(c, argc, argv, "t:", opts, stop_one, &eo);
 }
 
 /* ------------------------------------------------------------------ rm */
 
-struct rm_ctx {
-	bool force;
-};
-
-static int rm_opt(int o, void *ctx)
-{
-	((struct rm_ctx *)ctx)->force = true;
-	return 0;
-}
-
-static int rm_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
+static int rm_one(struct st_store *s, const char *ref, const struct each_opts *eo)
 {
 	struct st_error err = {0};
-	if (st_container_remove(s, ref, ((struct rm_ctx *)ctx)->force, &err) < 0)
+	if (st_container_remove(s, ref, eo->force, &err) < 0)
 		return cli_fail(&err);
 	printf("%s\n", ref);
 	return EXIT_OK;
@@ -324,8 +297,8 @@ static int rm_one(struct cli *c, struct st_store *s, const char *ref, void *ctx)
 int cmd_rm(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	struct rm_ctx rc = {0};
-	return each_container(c, argc, argv, "f", opts, rm_one, &rc, rm_opt);
+	struct each_opts eo = {0};
+	return each_container(c, argc, argv, "f", opts, rm_one, &eo);
 }
 
 /* ------------------------------------------------------------------ ps */
@@ -336,25 +309,18 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 					     {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool all = false, quiet = false, json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "aq", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "aq", opts))) {
 		if (o == 'a')
 			all = true;
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f') {
-			if (cli_format(c, optarg, &json) != 0)
-				return EXIT_USAGE;
-		}
+		if (o == 'f' && cli_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_container *v;
 	size_t n;
@@ -401,13 +367,7 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 		json_object_object_add(e, "ExitCode", json_object_new_int(v[i].exit_code));
 		json_object_array_add(a, e);
 	}
-	if (json)
-		cli_print_json(json_object_get(a));
-	if (!quiet && !json)
-		cli_table_print(&t, stdout);
-	else
-		cli_table_free(&t);
-	json_object_put(a);
+	cli_print_list(&t, a, json, quiet);
 	st_container_list_free(v, n);
 	return EXIT_OK;
 }
@@ -416,12 +376,7 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 
 static int one_arg(struct cli *c, int argc, char **argv, struct st_store **s)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (a container)", c->prog);
-	return cli_store(c, s) != 0 ? EXIT_ERR : -1;
+	return cli_args_only(c, argc, argv, 1, 1, "a container", s);
 }
 
 int cmd_logs(struct cli *c, int argc, char **argv)
@@ -479,18 +434,12 @@ int cmd_commit(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"message", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *msg = NULL;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "m:", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "m:", opts)))
 		msg = optarg;
-	}
-	if (optind >= argc || argc - optind > 2)
-		return cli_usage(c, "\"%s\" requires 1 or 2 arguments (CONTAINER [NAME[:TAG]])", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 1, 2, "CONTAINER [NAME[:TAG]]", &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	char id[ST_DIGEST_LEN + 1];
 	if (st_container_commit(s, argv[optind], argc - optind == 2 ? argv[optind + 1] : NULL, msg, id, &err) < 0)
@@ -504,15 +453,11 @@ int cmd_export(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"output", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *output = NULL;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "o:", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "o:", opts)))
 		output = optarg;
-	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (a container)", c->prog);
+	int rc = cli_args(c, argc, 1, 1, "a container", NULL);
+	if (rc >= 0)
+		return rc;
 	int fd = STDOUT_FILENO;
 	if (output) {
 		fd = open(output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -29,11 +29,7 @@ static int parse_layer_args(struct cli *c, int argc, char **argv, const char *al
 {
 	memset(a, 0, sizeof(*a));
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", layer_opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "", layer_opts))) {
 		if (!strchr(allowed, o))
 			return cli_usage(c, "option %s does not apply here", argv[optind - 1]);
 		struct st_error err = {0};
@@ -52,9 +48,10 @@ static int parse_layer_args(struct cli *c, int argc, char **argv, const char *al
 			break;
 		}
 	}
-	if (optind + 1 != argc) {
+	int rc = cli_args(c, argc, 1, 1, "a layer id", NULL);
+	if (rc >= 0) {
 		st_kvlist_free(&a->opt);
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (a layer id)", c->prog);
+		return rc;
 	}
 	a->id = argv[optind];
 	return -1;
@@ -121,14 +118,10 @@ static int drv_commit(struct cli *c, int argc, char **argv)
 
 static int drv_ls(struct cli *c, int argc, char **argv)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_driver *d = st_store_driver(s);
 	struct st_error err = {0};
 	char **ids;

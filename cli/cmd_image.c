@@ -56,18 +56,12 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"message", required_argument, 0, 'm'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *msg = NULL;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "m:", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "m:", opts)))
 		msg = optarg;
-	}
-	if (optind >= argc || argc - optind > 2)
-		return cli_usage(c, "\"%s\" requires 1 or 2 arguments (FILE|- [NAME[:TAG]])", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 1, 2, "FILE|- [NAME[:TAG]]", &s);
+	if (rc >= 0)
+		return rc;
 	int fd;
 	if (cli_open_input(argv[optind], &fd) != 0)
 		return EXIT_ERR;
@@ -76,7 +70,7 @@ int cmd_import(struct cli *c, int argc, char **argv)
 	char comment[PATH_MAX + 32], id[ST_DIGEST_LEN + 1];
 	snprintf(comment, sizeof(comment), "Imported from %s", msg ? msg : argv[optind]);
 	struct st_error err = {0};
-	int rc = st_image_import(s, &r, argc - optind == 2 ? argv[optind + 1] : NULL, comment, id, &err);
+	rc = st_image_import(s, &r, argc - optind == 2 ? argv[optind + 1] : NULL, comment, id, &err);
 	close(fd);
 	if (rc < 0)
 		return cli_fail(&err);
@@ -92,21 +86,16 @@ int cmd_images(struct cli *c, int argc, char **argv)
 					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool quiet = false, json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		if (o == 'q')
 			quiet = true;
 		if (o == 'f' && cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_image *v;
 	size_t n;
@@ -150,13 +139,7 @@ int cmd_images(struct cli *c, int argc, char **argv)
 			json_object_array_add(a, e);
 		}
 	}
-	if (json)
-		cli_print_json(json_object_get(a));
-	if (!quiet && !json)
-		cli_table_print(&t, stdout);
-	else
-		cli_table_free(&t);
-	json_object_put(a);
+	cli_print_list(&t, a, json, quiet);
 	st_image_list_free(v, n);
 	return EXIT_OK;
 }
@@ -169,21 +152,16 @@ int cmd_history(struct cli *c, int argc, char **argv)
 					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool json = false, notrunc = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "", opts))) {
 		if (o == 'n')
 			notrunc = true;
 		if (o == 'f' && cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
 	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (an image)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 1, 1, "an image", &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_image img;
 	if (st_image_get(s, argv[optind], &img, &err) < 0)
@@ -264,14 +242,10 @@ int cmd_history(struct cli *c, int argc, char **argv)
 
 int cmd_tag(struct cli *c, int argc, char **argv)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind + 2 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 2 arguments (SOURCE TARGET)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 2, 2, "SOURCE TARGET", &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	return st_image_tag(s, argv[optind], argv[optind + 1], &err) < 0 ? cli_fail(&err) : EXIT_OK;
 }
@@ -281,19 +255,13 @@ int cmd_rmi(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool force = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "f", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "f", opts)))
 		force = true;
-	}
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
-	int rc = EXIT_OK;
+	int rc = cli_args(c, argc, 1, -1, NULL, &s);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct st_error err = {0};
 		char **done = NULL;
@@ -346,13 +314,8 @@ int cmd_build(struct cli *c, int argc, char **argv)
 	char **tags = NULL;
 	size_t ntags = 0;
 	int o, rc = EXIT_USAGE;
-	while ((o = cli_getopt(c, argc, argv, "t:f:q", opts)) != -1) {
+	while ((o = cli_opt(c, argc, argv, "t:f:q", opts))) {
 		switch (o) {
-		case 'h':
-			rc = EXIT_OK;
-			goto out;
-		case '?':
-			goto out;
 		case 't': {
 			char **nt = realloc(tags, (ntags + 1) * sizeof(char *));
 			if (!nt)
@@ -403,18 +366,13 @@ int cmd_build(struct cli *c, int argc, char **argv)
 			break;
 		}
 	}
-	if (optind + 1 != argc) {
-		cli_usage(c, "\"%s\" requires exactly 1 argument (the build context directory)", c->prog);
+	struct st_store *s;
+	if ((rc = cli_args(c, argc, 1, 1, "the build context directory", &s)) >= 0)
 		goto out;
-	}
 	bo.context = argv[optind];
 	bo.tags = tags;
 	bo.ntags = ntags;
 	bo.build_args = &args;
-	struct st_store *s;
-	rc = EXIT_ERR;
-	if (cli_store(c, &s) != 0)
-		goto out;
 	struct st_error err = {0};
 	char id[ST_DIGEST_LEN + 1];
 	if (st_build(s, &bo, id, &err) < 0) {

@@ -12,19 +12,13 @@ int cmd_info(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "", opts)))
 		if (cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
-	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_driver *d = st_store_driver(s);
 	struct st_kvlist status = {0};
 	st_drv_status(d, &status);

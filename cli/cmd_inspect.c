@@ -10,16 +10,12 @@
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 1, -1, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	json_object *a = json_object_new_array();
-	int rc = EXIT_OK;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct st_error err = {0};
 		struct st_image img;

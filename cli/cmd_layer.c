@@ -16,23 +16,16 @@ static int layer_ls(struct cli *c, int argc, char **argv)
 		{"quiet", no_argument, 0, 'q'}, {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool quiet = false, json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f') {
-			if (cli_format(c, optarg, &json) != 0)
-				return EXIT_USAGE;
-		}
+		if (o == 'f' && cli_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_layer *v;
 	size_t n;
@@ -55,8 +48,7 @@ static int layer_ls(struct cli *c, int argc, char **argv)
 			json_object_object_add(l, "Holders", h);
 			json_object_array_add(a, l);
 		}
-		cli_print_json(json_object_get(a));
-		json_object_put(a);
+		cli_print_json(a);
 	} else if (quiet) {
 		for (size_t i = 0; i < n; i++)
 			printf("%s\n", v[i].chain_id);
@@ -86,18 +78,12 @@ static int layer_import(struct cli *c, int argc, char **argv)
 		{"parent", required_argument, 0, 'p'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	const char *parent = NULL;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "", opts)))
 		parent = optarg;
-	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (a layer tar file, or - for stdin)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 1, 1, "a layer tar file, or - for stdin", &s);
+	if (rc >= 0)
+		return rc;
 	int fd;
 	if (cli_open_input(argv[optind], &fd) != 0)
 		return EXIT_ERR;
@@ -105,7 +91,7 @@ static int layer_import(struct cli *c, int argc, char **argv)
 	st_reader_fd(&r, &fd);
 	struct st_error err = {0};
 	struct st_layer l;
-	int rc = st_layer_register(s, parent, &r, "user", &l, &err);
+	rc = st_layer_register(s, parent, &r, "user", &l, &err);
 	close(fd);
 	if (rc < 0)
 		return cli_fail(&err);
@@ -116,15 +102,11 @@ static int layer_import(struct cli *c, int argc, char **argv)
 
 static int layer_rm(struct cli *c, int argc, char **argv)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
-	int rc = EXIT_OK;
+	int rc = cli_args_only(c, argc, argv, 1, -1, NULL, &s);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct st_error err = {0};
 		struct st_layer l;
@@ -150,11 +132,9 @@ static int layer_rm(struct cli *c, int argc, char **argv)
 
 static int layer_export(struct cli *c, int argc, char **argv)
 {
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1)
-		return o == 'h' ? EXIT_OK : EXIT_USAGE;
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (a chain id)", c->prog);
+	int rc = cli_args_only(c, argc, argv, 1, 1, "a chain id", NULL);
+	if (rc >= 0)
+		return rc;
 	if (isatty(STDOUT_FILENO))
 		return cli_failf("refusing to write a layer tar to a terminal: redirect the output");
 	struct st_store *s;

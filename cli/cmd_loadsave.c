@@ -16,18 +16,15 @@ int cmd_load(struct cli *c, int argc, char **argv)
 	const char *input = NULL;
 	bool quiet = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "i:q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "i:q", opts))) {
 		if (o == 'i')
 			input = optarg;
 		if (o == 'q')
 			quiet = true;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments (the archive comes with -i or on stdin)", c->prog);
+	int rc = cli_args(c, argc, 0, 0, "the archive comes with -i or on stdin", NULL);
+	if (rc >= 0)
+		return rc;
 	if (input && strcmp(input, "-") == 0)
 		input = NULL;
 	if (!input && isatty(STDIN_FILENO))
@@ -60,11 +57,7 @@ int cmd_save(struct cli *c, int argc, char **argv)
 	const char *output = NULL;
 	enum st_image_format fmt = ST_IMAGE_FORMAT_DOCKER;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "o:", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "o:", opts))) {
 		if (o == 'o')
 			output = optarg;
 		if (o == 'f') {
@@ -76,8 +69,9 @@ int cmd_save(struct cli *c, int argc, char **argv)
 				return cli_usage(c, "unknown format \"%s\" (docker or oci)", optarg);
 		}
 	}
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument (IMAGE...)", c->prog);
+	int rc = cli_args(c, argc, 1, -1, "IMAGE...", NULL);
+	if (rc >= 0)
+		return rc;
 	if (output && strcmp(output, "-") == 0)
 		output = NULL;
 	if (!output && isatty(STDOUT_FILENO))

@@ -189,11 +189,7 @@ int cmd_pull(struct cli *c, int argc, char **argv)
 	struct st_reg_opts ro = {0};
 	bool quiet = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		int h = common_opt(c, o, &ro);
 		if (h > 1)
 			return h;
@@ -202,11 +198,10 @@ int cmd_pull(struct cli *c, int argc, char **argv)
 		if (o == 'q')
 			quiet = true;
 	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (NAME[:TAG|@DIGEST])", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 1, 1, "NAME[:TAG|@DIGEST]", &s);
+	if (rc >= 0)
+		return rc;
 	struct prog p;
 	prog_init(&p, &ro, quiet);
 	struct st_error err = {0};
@@ -241,11 +236,7 @@ int cmd_push(struct cli *c, int argc, char **argv)
 	struct st_reg_opts ro = {0};
 	bool quiet = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		int h = common_opt(c, o, &ro);
 		if (h > 1)
 			return h;
@@ -268,8 +259,9 @@ int cmd_push(struct cli *c, int argc, char **argv)
 				return cli_usage(c, "unknown compression \"%s\" (gzip or zstd)", optarg);
 		}
 	}
-	if (optind + 1 != argc)
-		return cli_usage(c, "\"%s\" requires exactly 1 argument (NAME[:TAG])", c->prog);
+	int rc = cli_args(c, argc, 1, 1, "NAME[:TAG]", NULL);
+	if (rc >= 0)
+		return rc;
 	if (ro.compression == ST_REG_ZSTD && ro.format == ST_REG_FORMAT_DOCKER)
 		return cli_usage(c, "--compression zstd needs --format oci (Docker's schema 2 has no zstd layers)");
 	struct st_store *s;
@@ -332,11 +324,7 @@ int cmd_login(struct cli *c, int argc, char **argv)
 	const char *user = NULL, *pass = NULL;
 	bool from_stdin = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "u:p:", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "u:p:", opts))) {
 		int h = common_opt(c, o, &ro);
 		if (h > 1)
 			return h;
@@ -347,8 +335,9 @@ int cmd_login(struct cli *c, int argc, char **argv)
 		if (o == OPT_PASSWORD_STDIN)
 			from_stdin = true;
 	}
-	if (optind + 1 < argc)
-		return cli_usage(c, "\"%s\" takes at most 1 argument (SERVER)", c->prog);
+	int rc = cli_args(c, argc, 0, 1, "SERVER", NULL);
+	if (rc >= 0)
+		return rc;
 	const char *host = optind < argc ? argv[optind] : "docker.io";
 	if (pass && from_stdin)
 		return cli_usage(c, "--password and --password-stdin are mutually exclusive");
@@ -393,17 +382,14 @@ int cmd_logout(struct cli *c, int argc, char **argv)
 					     {0, 0, 0, 0}};
 	struct st_reg_opts ro = {0};
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "", opts))) {
 		int h = common_opt(c, o, &ro);
 		if (h > 1)
 			return h;
 	}
-	if (optind + 1 < argc)
-		return cli_usage(c, "\"%s\" takes at most 1 argument (SERVER)", c->prog);
+	int rc = cli_args(c, argc, 0, 1, "SERVER", NULL);
+	if (rc >= 0)
+		return rc;
 	const char *host = optind < argc ? argv[optind] : "docker.io";
 	struct st_error err = {0};
 	if (st_registry_logout(host, &ro, &err) < 0)

@@ -20,21 +20,16 @@ static int sys_check(struct cli *c, int argc, char **argv)
 					     {0, 0, 0, 0}};
 	bool repair = false, quiet = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		if (o == 'r')
 			repair = true;
 		if (o == 'q')
 			quiet = true;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_check_report rep;
 	if (st_store_check(s, repair, &rep, &err) < 0)
@@ -68,7 +63,7 @@ static int sys_check(struct cli *c, int argc, char **argv)
 		printf("%zu problem%s found, %zu repaired; %zu remain%s.\n", rep.n, rep.n == 1 ? "" : "s", repaired,
 		       rep.remaining, rep.remaining == 1 ? "s" : "");
 	}
-	int rc = (repair ? rep.remaining : rep.n) == 0 ? EXIT_OK : EXIT_ERR;
+	rc = (repair ? rep.remaining : rep.n) == 0 ? EXIT_OK : EXIT_ERR;
 	st_check_report_free(&rep);
 	return rc;
 }
@@ -106,20 +101,13 @@ static int sys_df(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
+	while ((o = cli_opt(c, argc, argv, "", opts)))
+		if (cli_format(c, optarg, &json) != 0)
 			return EXIT_USAGE;
-		if (strcmp(optarg, "json") != 0 && strcmp(optarg, "table") != 0)
-			return cli_usage(c, "unknown format \"%s\" (table or json)", optarg);
-		json = strcmp(optarg, "json") == 0;
-	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_df df;
 	if (st_system_df(s, &df, &err) < 0)
@@ -180,11 +168,7 @@ static int sys_prune(struct cli *c, int argc, char **argv)
 	struct st_prune_opts po = {0};
 	bool force = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "af", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "af", opts))) {
 		if (o == 'a')
 			po.all = true;
 		if (o == 'V')
@@ -192,8 +176,9 @@ static int sys_prune(struct cli *c, int argc, char **argv)
 		if (o == 'f')
 			force = true;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	int rc = cli_args(c, argc, 0, 0, NULL, NULL);
+	if (rc >= 0)
+		return rc;
 	if (!force && !confirm(po.all, po.volumes))
 		return EXIT_OK;
 	struct st_store *s;

@@ -9,18 +9,6 @@
 
 #include "cli.h"
 
-/* Parse options that take none but --help; -1 to go on, else an exit code. */
-static int vol_no_opts(struct cli *c, int argc, char **argv)
-{
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "", NULL)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		return EXIT_USAGE;
-	}
-	return -1;
-}
-
 static void vol_time(int64_t t, char *buf, size_t len)
 {
 	time_t tt = (time_t)t;
@@ -56,11 +44,7 @@ static int vol_create(struct cli *c, int argc, char **argv)
 	struct st_kvlist kv = {0};
 	struct st_error err = {0};
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "d:o:", opts)) != -1) {
-		if (o == 'h' || o == '?') {
-			st_kvlist_free(&kv);
-			return o == 'h' ? EXIT_OK : EXIT_USAGE;
-		}
+	while ((o = cli_opt(c, argc, argv, "d:o:", opts))) {
 		if (o == 'd')
 			driver = optarg;
 		if (o == 'o' && st_kvlist_parse(&kv, optarg, &err) < 0) {
@@ -68,16 +52,13 @@ static int vol_create(struct cli *c, int argc, char **argv)
 			return cli_usage(c, "invalid option \"%s\": %s", optarg, err.msg);
 		}
 	}
-	if (argc - optind > 1) {
+	struct st_store *s;
+	int rc = cli_args(c, argc, 0, 1, "a volume name", &s);
+	if (rc >= 0) {
 		st_kvlist_free(&kv);
-		return cli_usage(c, "\"%s\" takes at most 1 argument (a volume name)", c->prog);
+		return rc;
 	}
 	const char *name = optind < argc ? argv[optind] : NULL;
-	struct st_store *s;
-	if (cli_store(c, &s) != 0) {
-		st_kvlist_free(&kv);
-		return EXIT_ERR;
-	}
 	struct st_volume v;
 	int r = st_volume_create(s, driver, name, &kv, &v, &err);
 	st_kvlist_free(&kv);
@@ -98,23 +79,16 @@ static int vol_ls(struct cli *c, int argc, char **argv)
 					     {0, 0, 0, 0}};
 	bool quiet = false, json = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "q", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f') {
-			if (cli_format(c, optarg, &json) != 0)
-				return EXIT_USAGE;
-		}
+		if (o == 'f' && cli_format(c, optarg, &json) != 0)
+			return EXIT_USAGE;
 	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	struct st_kvlist warn = {0};
 	struct st_volume *v;
@@ -182,16 +156,12 @@ static json_object *vol_json(const struct st_volume *v)
 
 static int vol_inspect(struct cli *c, int argc, char **argv)
 {
-	int pr = vol_no_opts(c, argc, argv);
-	if (pr >= 0)
-		return pr;
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument (a volume name)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 1, -1, "a volume name", &s);
+	if (rc >= 0)
+		return rc;
 	json_object *a = json_object_new_array();
-	int rc = EXIT_OK;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct st_error err = {0};
 		struct st_volume v;
@@ -202,8 +172,7 @@ static int vol_inspect(struct cli *c, int argc, char **argv)
 		json_object_array_add(a, vol_json(&v));
 		st_volume_free(&v);
 	}
-	cli_print_json(json_object_get(a));
-	json_object_put(a);
+	cli_print_json(a);
 	return rc;
 }
 
@@ -214,19 +183,13 @@ static int vol_rm(struct cli *c, int argc, char **argv)
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool force = false;
 	int o;
-	while ((o = cli_getopt(c, argc, argv, "f", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "f", opts)))
 		force = true;
-	}
-	if (optind >= argc)
-		return cli_usage(c, "\"%s\" requires at least 1 argument (a volume name)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
-	int rc = EXIT_OK;
+	int rc = cli_args(c, argc, 1, -1, "a volume name", &s);
+	if (rc >= 0)
+		return rc;
+	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
 		struct st_error err = {0};
 		if (st_volume_remove(s, argv[i], force, &err) < 0)
@@ -240,19 +203,13 @@ static int vol_rm(struct cli *c, int argc, char **argv)
 static int vol_prune(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"force", no_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	int o;
-	while ((o = cli_getopt(c, argc, argv, "f", opts)) != -1) {
-		if (o == 'h')
-			return EXIT_OK;
-		if (o == '?')
-			return EXIT_USAGE;
-		/* -f: there is no prompt to skip; accepted as docker takes it */
-	}
-	if (optind != argc)
-		return cli_usage(c, "\"%s\" takes no arguments", c->prog);
+	/* -f: there is no prompt to skip; accepted as docker takes it */
+	while (cli_opt(c, argc, argv, "f", opts))
+		;
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	char **names;
 	size_t n;
@@ -277,14 +234,10 @@ static int vol_prune(struct cli *c, int argc, char **argv)
 
 static int vol_mount(struct cli *c, int argc, char **argv)
 {
-	int pr = vol_no_opts(c, argc, argv);
-	if (pr >= 0)
-		return pr;
-	if (argc - optind != 2)
-		return cli_usage(c, "\"%s\" requires exactly 2 arguments (a volume name and a mount id)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 2, 2, "a volume name and a mount id", &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	char path[PATH_MAX];
 	if (st_volume_mount(s, argv[optind], argv[optind + 1], path, sizeof(path), &err) < 0)
@@ -295,14 +248,10 @@ static int vol_mount(struct cli *c, int argc, char **argv)
 
 static int vol_unmount(struct cli *c, int argc, char **argv)
 {
-	int pr = vol_no_opts(c, argc, argv);
-	if (pr >= 0)
-		return pr;
-	if (argc - optind != 2)
-		return cli_usage(c, "\"%s\" requires exactly 2 arguments (a volume name and a mount id)", c->prog);
 	struct st_store *s;
-	if (cli_store(c, &s) != 0)
-		return EXIT_ERR;
+	int rc = cli_args_only(c, argc, argv, 2, 2, "a volume name and a mount id", &s);
+	if (rc >= 0)
+		return rc;
 	struct st_error err = {0};
 	return st_volume_unmount(s, argv[optind], argv[optind + 1], &err) < 0 ? cli_fail(&err) : EXIT_OK;
 }

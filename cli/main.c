@@ -79,6 +79,44 @@ int cli_getopt(struct cli *c, int argc, char **argv, const char *shortopts, cons
 	return o;
 }
 
+int cli_opt(struct cli *c, int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	int o = cli_getopt(c, argc, argv, shortopts, longopts);
+	c->opt_exit = o == 'h' ? EXIT_OK : o == '?' ? EXIT_USAGE : -1;
+	return o == -1 || c->opt_exit >= 0 ? 0 : o;
+}
+
+int cli_args(struct cli *c, int argc, int min, int max, const char *what, struct st_store **s)
+{
+	if (c->opt_exit >= 0)
+		return c->opt_exit;
+	int n = argc - optind;
+	if (n < min || (max >= 0 && n > max)) {
+		char need[64];
+		if (max == 0)
+			snprintf(need, sizeof(need), "takes no arguments");
+		else if (min == max)
+			snprintf(need, sizeof(need), "requires exactly %d argument%s", min, min == 1 ? "" : "s");
+		else if (max < 0)
+			snprintf(need, sizeof(need), "requires at least %d argument%s", min, min == 1 ? "" : "s");
+		else if (min == 0)
+			snprintf(need, sizeof(need), "takes at most %d argument%s", max, max == 1 ? "" : "s");
+		else
+			snprintf(need, sizeof(need), "requires %d %s %d arguments", min, max == min + 1 ? "or" : "to", max);
+		return cli_usage(c, "\"%s\" %s%s%s%s", c->prog, need, what ? " (" : "", what ? what : "", what ? ")" : "");
+	}
+	if (s && cli_store(c, s) != 0)
+		return EXIT_ERR;
+	return -1;
+}
+
+int cli_args_only(struct cli *c, int argc, char **argv, int min, int max, const char *what, struct st_store **s)
+{
+	while (cli_opt(c, argc, argv, "", NULL))
+		;
+	return cli_args(c, argc, min, max, what, s);
+}
+
 int cli_store(struct cli *c, struct st_store **s)
 {
 	if (!c->store) {
@@ -116,6 +154,17 @@ void cli_print_json(json_object *o)
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 							     JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
+}
+
+void cli_print_list(struct cli_table *t, json_object *a, bool json, bool quiet)
+{
+	if (json)
+		cli_print_json(json_object_get(a));
+	if (!quiet && !json)
+		cli_table_print(t, stdout);
+	else
+		cli_table_free(t);
+	json_object_put(a);
 }
 
 /* ------------------------------------------------------------- tables */
@@ -318,6 +367,7 @@ int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds, i
 			continue;
 		snprintf(prog, sizeof(prog), "%s%s%s", group ? group : "strata", " ", k->name);
 		c->prog = prog;
+		c->opt_exit = -1;
 		current = k;
 		cli_opts_begin();
 		return k->run(c, argc, argv);

@@ -1222,24 +1222,10 @@ int st_container_commit(struct st_store *s, const char *ref, const char *name, c
 	if (comment)
 		json_object_object_add(h, "comment", json_object_new_string(comment));
 	json_object_array_add(hist, h);
-	size_t len;
-	const char *text = json_object_to_json_string_length(icfg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if ((r = st_image_create(s, text, len, id, err)) < 0)
-		goto out;
-	if (name)
-		r = st_image_tag(s, id, norm, err);
-out:;
-	bool released = true;
-	if (l.chain_id[0]) {
-		struct st_error e2;
-		int r2 = st_layer_release(s, l.chain_id, holder, &e2);
-		released = r2 >= 0 || r2 == -ENOENT;
-	}
-	st_layer_free(&l);
-	if (leased && released)
-		st_lease_end(&lease);
-	else if (leased)
-		st_lease_abandon(&lease); /* the next open's sweep drops our holder */
+	r = st_image_create_json(s, icfg, name ? norm : NULL, id, err);
+out:
+	if (leased) /* the layer is made under the lease only */
+		st_image_lease_done(s, &l, holder, &lease);
 	st_image_free(&img);
 	st_container_free(&c);
 	return r;

@@ -495,23 +495,32 @@ int st_image_import(struct st_store *s, struct st_reader *in, const char *name, 
 	json_object_object_add(h, "created_by", json_object_new_string(comment ? comment : "strata import"));
 	json_object_array_add(hist, h);
 	json_object_object_add(cfg, "history", hist);
+	r = st_image_create_json(s, cfg, name ? norm : NULL, id, err);
+out:
+	st_image_lease_done(s, &l, holder, &lease);
+	return r;
+}
+
+int st_image_create_json(struct st_store *s, json_object *cfg, const char *norm, char id[ST_DIGEST_LEN + 1],
+			 struct st_error *err)
+{
 	size_t len;
 	const char *text = json_object_to_json_string_length(cfg, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	if ((r = st_image_create(s, text, len, id, err)) < 0)
-		goto out;
-	if (name)
-		r = st_image_tag(s, id, norm, err);
-out:;
+	int r = st_image_create(s, text, len, id, err);
+	return r < 0 || !norm ? r : st_image_tag(s, id, norm, err);
+}
+
+void st_image_lease_done(struct st_store *s, struct st_layer *layer, const char *holder, struct st_lease *lease)
+{
 	bool released = true;
-	if (l.chain_id[0]) {
+	if (layer->chain_id[0]) {
 		struct st_error e2;
-		int r2 = st_layer_release(s, l.chain_id, holder, &e2);
+		int r2 = st_layer_release(s, layer->chain_id, holder, &e2);
 		released = r2 >= 0 || r2 == -ENOENT;
 	}
-	st_layer_free(&l);
+	st_layer_free(layer);
 	if (released)
-		st_lease_end(&lease);
+		st_lease_end(lease);
 	else
-		st_lease_abandon(&lease); /* the next open's sweep drops our holder */
-	return r;
+		st_lease_abandon(lease); /* the next open's sweep drops our holder */
 }

@@ -733,108 +733,125 @@ static int check_mount_args(const char *name, const char *mount_id, struct st_er
 	return r;
 }
 
+/* What mount and unmount work on: the volume locked, its record, its driver
+ * and the users who have it mounted. */
+struct vmount_op {
+	struct vstore vs;
+	int lfd;
+	struct vrec rec;
+	struct vcache c;
+	struct st_volume_driver *vd;
+	struct vmnt m;
+};
+
+static void vmount_end(struct vmount_op *op, const char *name, bool have_rec)
+{
+	if (have_rec)
+		vrec_free(&op->rec);
+	vmnt_free(&op->m);
+	vcache_close(&op->c);
+	vs_unlock(&op->vs, name, &op->lfd);
+	vs_close(&op->vs);
+}
+
+/* Check the arguments, lock the volume and load its record (adopting one a
+ * driver has unrecorded when adopt), its driver and its users. */
+static int vmount_begin(struct st_store *s, const char *name, const char *mount_id, bool adopt, struct vmount_op *op,
+			struct st_error *err)
+{
+	int r = check_mount_args(name, mount_id, err);
+	if (r < 0 || (r = vs_open(s, &op->vs, err)) < 0)
+		return r;
+	op->lfd = vs_lock(&op->vs, name, err);
+	if (op->lfd < 0) {
+		vs_close(&op->vs);
+		return op->lfd;
+	}
+	op->c = (struct vcache){0};
+	op->m = (struct vmnt){0};
+	r = adopt ? vrec_find_locked(&op->vs, name, &op->rec, err) : vrec_load_locked(&op->vs, name, &op->rec, err);
+	if (r < 0) {
+		vmount_end(op, name, false);
+		return r;
+	}
+	if ((r = vcache_get(&op->vs, &op->c, op->rec.driver, &op->vd, err)) < 0 ||
+	    (r = vmnt_load(&op->vs, name, &op->m)) < 0) {
+		vmount_end(op, name, true);
+		return r;
+	}
+	return 0;
+}
+
 int st_volume_mount(struct st_store *s, const char *name, const char *mount_id, char *path, size_t len,
 		    struct st_error *err)
 {
-	int r = check_mount_args(name, mount_id, err);
-	struct vstore vs;
-	if (r < 0 || (r = vs_open(s, &vs, err)) < 0)
+	struct vmount_op op;
+	int r = vmount_begin(s, name, mount_id, true, &op, err);
+	if (r < 0)
 		return r;
-	int lfd = vs_lock(&vs, name, err);
-	if (lfd < 0) {
-		vs_close(&vs);
-		return lfd;
-	}
-	struct vrec rec;
-	struct vcache c = {0};
-	struct st_volume_driver *vd;
-	struct vmnt m = {0};
-	if ((r = vrec_find_locked(&vs, name, &rec, err)) < 0)
+	struct st_volume_driver *vd = op.vd;
+	struct vmnt *m = &op.m;
+	if (vmnt_find(m, mount_id) >= 0) {
+		snprintf(path, len, "%s", m->path); /* the same user again: one use */
 		goto out;
-	if ((r = vcache_get(&vs, &c, rec.driver, &vd, err)) < 0 || (r = vmnt_load(&vs, name, &m)) < 0)
-		goto out_rec;
-	if (vmnt_find(&m, mount_id) >= 0) {
-		snprintf(path, len, "%s", m.path); /* the same user again: one use */
-		goto out_rec;
 	}
-	bool call = m.n == 0 || (vd->ops->flags & ST_VOLUME_MOUNT_EACH_ID);
+	bool call = m->n == 0 || (vd->ops->flags & ST_VOLUME_MOUNT_EACH_ID);
 	if (call) {
 		char p[PATH_MAX] = "";
 		if ((r = vd->ops->mount(vd, name, mount_id, p, sizeof(p), err)) < 0) {
 			vol_wrap(err, name, "mount volume");
-			goto out_rec;
+			goto out;
 		}
-		if (m.n == 0) {
-			snprintf(m.path, sizeof(m.path), "%s", p);
-			m.mounted = st_is_mountpoint(p);
+		if (m->n == 0) {
+			snprintf(m->path, sizeof(m->path), "%s", p);
+			m->mounted = st_is_mountpoint(p);
 		}
 	}
-	if ((r = st_strv_push(&m.ids, &m.n, mount_id)) < 0)
+	if ((r = st_strv_push(&m->ids, &m->n, mount_id)) < 0)
 		r = st_error_set(err, ENOMEM, "volume \"%s\"", name);
 	else
-		r = vmnt_save(&vs, name, &m, err);
+		r = vmnt_save(&op.vs, name, m, err);
 	if (r < 0 && call) {
 		/* nobody will know about this mount: undo it */
 		struct st_error ignore;
 		vd->ops->unmount(vd, name, mount_id, &ignore);
 	}
 	if (r >= 0)
-		snprintf(path, len, "%s", m.path);
-out_rec:
-	vrec_free(&rec);
+		snprintf(path, len, "%s", m->path);
 out:
-	vmnt_free(&m);
-	vcache_close(&c);
-	vs_unlock(&vs, name, &lfd);
-	vs_close(&vs);
+	vmount_end(&op, name, true);
 	return r;
 }
 
 int st_volume_unmount(struct st_store *s, const char *name, const char *mount_id, struct st_error *err)
 {
-	int r = check_mount_args(name, mount_id, err);
-	struct vstore vs;
-	if (r < 0 || (r = vs_open(s, &vs, err)) < 0)
+	struct vmount_op op;
+	int r = vmount_begin(s, name, mount_id, false, &op, err);
+	if (r < 0)
 		return r;
-	int lfd = vs_lock(&vs, name, err);
-	if (lfd < 0) {
-		vs_close(&vs);
-		return lfd;
-	}
-	struct vrec rec;
-	struct vcache c = {0};
-	struct st_volume_driver *vd;
-	struct vmnt m = {0};
-	if ((r = vrec_load_locked(&vs, name, &rec, err)) < 0)
-		goto out;
-	if ((r = vcache_get(&vs, &c, rec.driver, &vd, err)) < 0 || (r = vmnt_load(&vs, name, &m)) < 0)
-		goto out_rec;
-	ssize_t at = vmnt_find(&m, mount_id);
+	struct st_volume_driver *vd = op.vd;
+	struct vmnt *m = &op.m;
+	ssize_t at = vmnt_find(m, mount_id);
 	if (at < 0) {
 		char holders[1024];
-		vmnt_list(&m, holders, sizeof(holders));
-		r = m.n ? st_error_fail(err, EINVAL, "volume \"%s\" is not mounted for %s (held by: %s)", name,
-					mount_id, holders)
-			: st_error_fail(err, EINVAL, "volume \"%s\" is not mounted", name);
-		goto out_rec;
+		vmnt_list(m, holders, sizeof(holders));
+		r = m->n ? st_error_fail(err, EINVAL, "volume \"%s\" is not mounted for %s (held by: %s)", name,
+					 mount_id, holders)
+			 : st_error_fail(err, EINVAL, "volume \"%s\" is not mounted", name);
+		goto out;
 	}
-	if (m.n == 1 || (vd->ops->flags & ST_VOLUME_MOUNT_EACH_ID)) {
+	if (m->n == 1 || (vd->ops->flags & ST_VOLUME_MOUNT_EACH_ID)) {
 		if ((r = vd->ops->unmount(vd, name, mount_id, err)) < 0) {
 			vol_wrap(err, name, "unmount volume");
-			goto out_rec; /* still held: the record stays as it was */
+			goto out; /* still held: the record stays as it was */
 		}
 	}
-	free(m.ids[at]);
-	memmove(&m.ids[at], &m.ids[at + 1], (m.n - (size_t)at - 1) * sizeof(char *));
-	m.n--;
-	r = vmnt_save(&vs, name, &m, err);
-out_rec:
-	vrec_free(&rec);
+	free(m->ids[at]);
+	memmove(&m->ids[at], &m->ids[at + 1], (m->n - (size_t)at - 1) * sizeof(char *));
+	m->n--;
+	r = vmnt_save(&op.vs, name, m, err);
 out:
-	vmnt_free(&m);
-	vcache_close(&c);
-	vs_unlock(&vs, name, &lfd);
-	vs_close(&vs);
+	vmount_end(&op, name, true);
 	return r;
 }
 
