@@ -15,6 +15,10 @@
 . "$(dirname "$0")/lib.sh"
 
 CANARY=/tmp/strata-hostile-canary
+# the hostile inputs aim at this one fixed path: a second run at the same
+# time (CI runs the suites under the sanitizers alongside) waits its turn
+exec 8>"$CANARY.lock"
+flock -w 600 8 || echo "hostile: $CANARY.lock still held after 600 s: going on"
 for c in jq python3; do
 	command -v $c >/dev/null || { echo "SKIP hostile: $c missing (scripts/deps.sh installs it)"; exit 0; }
 done

@@ -48,7 +48,7 @@ boot() {
 		-smp "${SMP:-1}" -m "${MEM:-2G}" \
 		-bios /usr/share/qemu/qboot.rom -nographic -no-reboot -nic none \
 		-kernel "$CACHE/vmlinux" -initrd "$CACHE/initrd.img" \
-		-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check clocksource=hpet ${VM_APPEND:-} vmtest.script=$SCRIPT vmtest.out=$OUT vmtest.kdir=$CACHE/kernel" \
+		-append "console=ttyS0 panic=-1 loglevel=4 mitigations=off no_timer_check clocksource=hpet ${VM_APPEND:-} vmtest.script=$SCRIPT vmtest.out=$OUT vmtest.kdir=$CACHE/kernel vmtest.src=$(dirname "$(dirname "$VM")")" \
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap \
 		-virtfs local,path="$OUT",mount_tag=hostout,security_model=none \
 		</dev/null 2>&1 | stamp | if [ "${VM_ECHO:-0}" = 1 ]; then tee -a "$LOG"; else cat >>"$LOG"; fi
