@@ -1130,6 +1130,24 @@ out:
 	return r;
 }
 
+int st_drv_tidy(struct st_driver *d, const char *id, struct st_error *err)
+{
+	int r = check_id("layer id", id, err);
+	if (r < 0 || !d->ops->tidy)
+		return r;
+	int lfd = layer_lock(d, id, err);
+	if (lfd < 0)
+		return lfd;
+	struct rec rec;
+	if ((r = rec_read(d, id, &rec, err)) >= 0 && rec.rw) {
+		mc_reap_id_locked(d, id);
+		if (st_drv_mount_count(d, id) == 0)
+			r = d->ops->tidy(d, id, err);
+	}
+	st_unlock(&lfd);
+	return r;
+}
+
 int st_drv_status(struct st_driver *d, struct st_kvlist *out)
 {
 	st_kvlist_add(out, "Backing Filesystem", "%s", st_fs_name(d->home_fd));

@@ -523,6 +523,10 @@ int st_layer_commit_rw(struct st_store *s, const char *parent, const char *rw_id
 	if ((r = st_lease_add_driver_layer(&b.lease, rw_id, err)) < 0)
 		goto out;
 	const char *pcache = b.has_parent ? b.parent.cache_id : NULL;
+	/* what the layer holds without a change (copied-up directories) is
+	 * no part of it; a failure here leaves them, which is only untidy */
+	struct st_error e_tidy;
+	st_drv_tidy(s->driver, rw_id, &e_tidy);
 	struct st_hash_writer hw;
 	struct st_writer w;
 	if ((r = st_sha256_init(&hw.h)) < 0) {

@@ -147,6 +147,10 @@ struct st_driver_ops {
 			     struct st_error *err);
 	/* Optional: make a finished read-write layer read-only in place. */
 	int (*commit)(struct st_driver *d, const char *id, struct st_error *err);
+	/* Optional: drop from an unmounted read-write layer what holds no
+	 * change (overlay: directories only copied up), before its diff is
+	 * taken for a commit. The merged view must stay the same. */
+	int (*tidy)(struct st_driver *d, const char *id, struct st_error *err);
 
 	/* --storage-opt keys accepted at init and per layer (NULL-terminated). */
 	const char *const *init_options;
@@ -203,6 +207,9 @@ int64_t st_drv_diff_size(struct st_driver *d, const char *id, const char *parent
 			 struct st_error *err);
 /* rw -> committed; in place where the driver can. */
 int st_drv_commit(struct st_driver *d, const char *id, struct st_error *err);
+/* What the driver's tidy op drops from a read-write layer nobody has
+ * mounted; 0 for drivers without one. */
+int st_drv_tidy(struct st_driver *d, const char *id, struct st_error *err);
 int st_drv_status(struct st_driver *d, struct st_kvlist *out);
 
 bool st_valid_id(const char *id);

@@ -493,3 +493,93 @@ out:
 		qsort(out->v, out->n, sizeof(*out->v), cmp_change);
 	return 0;
 }
+
+/* -------------------------------------------------------------- tidy */
+
+/* The kernel copies a lower directory up whenever something below it is
+ * written, and leaves it in diff/ when that something goes again (a mount
+ * point made for a RUN step and removed, a file made and deleted). Such a
+ * directory changes nothing, yet diff/ would carry it into the layer tar.
+ * It goes when it is empty in diff/, not opaque, absent from the change
+ * list (so its lower twin is visible and has its owner, mode and xattrs)
+ * and has its lower twin's mtime: the merged view is the same without it.
+ * Children go first (post-order); a removal keeps the parent's times. */
+struct tidy {
+	int *roots;
+	size_t nroots;
+	struct st_hashmap changed; /* paths of the change list, without the "/" */
+};
+
+static bool dir_is_empty(int dirfd, const char *name)
+{
+	_cleanup_close_ int fd = st_open_nofollow(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+	if (fd < 0)
+		return false;
+	DIR *dir = fdopendir(fd);
+	if (!dir)
+		return false;
+	fd = -1; /* the DIR owns it now */
+	bool empty = true;
+	struct dirent *de;
+	while (empty && (de = readdir(dir)))
+		empty = strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0;
+	closedir(dir);
+	return empty;
+}
+
+static int tidy_cb(void *ctx, const struct st_walk_ent *e)
+{
+	struct tidy *t = ctx;
+	if (!e->post || st_hashmap_get(&t->changed, e->path) || is_opaque(e->dirfd, e->name))
+		return 0;
+	struct stat us, ls, ps;
+	size_t i = 0;
+	while (i < t->nroots && fstatat(t->roots[i], e->path, &ls, AT_SYMLINK_NOFOLLOW) < 0)
+		i++;
+	if (i == t->nroots || !S_ISDIR(ls.st_mode) || fstatat(e->dirfd, e->name, &us, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    us.st_mode != ls.st_mode || us.st_uid != ls.st_uid || us.st_gid != ls.st_gid ||
+	    us.st_mtim.tv_sec != ls.st_mtim.tv_sec || us.st_mtim.tv_nsec != ls.st_mtim.tv_nsec ||
+	    !dir_is_empty(e->dirfd, e->name) || fstat(e->dirfd, &ps) < 0)
+		return 0;
+	if (unlinkat(e->dirfd, e->name, AT_REMOVEDIR) == 0) {
+		struct timespec times[2] = {ps.st_atim, ps.st_mtim};
+		futimens(e->dirfd, times);
+	}
+	return 0;
+}
+
+int ovl_tidy(struct st_driver *d, const char *id, struct st_error *err)
+{
+	char parent[256];
+	if (st_drv_parent(d, id, parent, sizeof(parent), err) < 0 || !parent[0] || !native(d, id, parent))
+		return 0; /* no lower layers, or diff/ is not the change set: nothing to tell */
+	struct st_changes ch;
+	int r = ovl_changes(d, id, parent, &ch, err);
+	if (r < 0)
+		return r;
+	struct tidy t = {0};
+	st_hashmap_init(&t.changed, NULL);
+	char **links = NULL;
+	size_t nlinks = 0;
+	_cleanup_close_ int ufd = -1;
+	for (size_t i = 0; i < ch.n && r >= 0; i++)
+		if (st_hashmap_put(&t.changed, ch.v[i].path + 1, (void *)1) < 0)
+			r = st_error_set(err, ENOMEM, "overlay: tidy layer \"%s\"", id);
+	if (r >= 0)
+		r = ovl_read_lowers(d, id, &links, &nlinks, err);
+	if (r >= 0 && !(t.roots = calloc(nlinks ? nlinks : 1, sizeof(*t.roots))))
+		r = st_error_set(err, ENOMEM, "overlay: tidy layer \"%s\"", id);
+	for (size_t i = 0; i < nlinks && r >= 0; i++) {
+		if ((r = ovl_open_link(d, links[i], err)) >= 0)
+			t.roots[t.nroots++] = r;
+	}
+	if (r >= 0 && (r = ufd = ovl_open_diff(d, id, err)) >= 0)
+		r = st_walk(ufd, tidy_cb, &t, err);
+	for (size_t i = 0; i < t.nroots; i++)
+		close(t.roots[i]);
+	free(t.roots);
+	st_strv_free(links, nlinks);
+	st_hashmap_free(&t.changed);
+	st_changes_free(&ch);
+	return r < 0 ? st_error_wrap(err, "overlay: tidy layer \"%s\"", id) : 0;
+}

@@ -545,6 +545,7 @@ const struct st_driver_ops st_overlay_driver = {
 	.apply_diff = ovl_apply_diff,
 	.diff_size = ovl_diff_size,
 	.commit = ovl_commit,
+	.tidy = ovl_tidy,
 	.init_options = ovl_init_options,
 	.layer_options = ovl_layer_options,
 	.whiteouts = ST_WH_OVERLAY,

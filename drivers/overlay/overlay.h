@@ -82,6 +82,9 @@ int ovl_changes(struct st_driver *d, const char *id, const char *parent, struct 
 int64_t ovl_apply_diff(struct st_driver *d, const char *id, const char *parent, struct st_tar_in *in,
 		       struct st_error *err);
 int64_t ovl_diff_size(struct st_driver *d, const char *id, const char *parent, struct st_error *err);
+/* Drop directories of an unmounted read-write layer's diff/ that were only
+ * copied up (see diff.c). */
+int ovl_tidy(struct st_driver *d, const char *id, struct st_error *err);
 
 /* ------------------------------------------------------------- quota.c */
 

@@ -50,6 +50,12 @@ suite() {
 		fail $t "build failed: $(tail -3 "$T/b1.log" "$T/b2.log")"
 	fi
 
+	t=build/$d/run_layer_holds_only_what_the_step_changed
+	# not the directories its mount points (/etc/hosts, /proc, ...) touched
+	rm -rf "$T/saved" && mkdir -p "$T/saved" && st save app1 | tar -C "$T/saved" -xf - &&
+		out=$(tar -tf "$T/saved/$(jq -r '.[0].Layers[2]' "$T/saved/manifest.json")" | sed 's|^\./||' | sort | tr '\n' ' ') &&
+		[ "$out" = "usr/ usr/lib/ usr/lib/app/ usr/lib/app/second " ] && pass $t || fail $t "layer holds: $out"
+
 	t=build/$d/run_of_built_images_prints_entrypoint
 	out=$(st run --rm app1 2>&1) && [ "$out" = "serving /opt/source-code/app.py" ] &&
 		out=$(st run --rm app2 2>&1) && [ "$out" = "serving /opt/source-code/app2.py" ] &&

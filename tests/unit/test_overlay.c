@@ -875,6 +875,59 @@ START_TEST(test_overlay_commit_keeps_diff_in_place)
 }
 END_TEST
 
+/* A RUN step's mount points (made, then removed) leave their parent
+ * directories copied up in diff/ with nothing in them: tidy drops those,
+ * and only those, and the merged view stays the same. */
+START_TEST(test_overlay_tidy_drops_only_directories_copied_up_for_nothing)
+{
+	struct st_driver *d = open_drv("h", NULL);
+	create(d, "base", NULL, false);
+	struct tt_tar *t = tt_tar_new(ARCHIVE_FORMAT_TAR_PAX_RESTRICTED, 0);
+	const char *dirs[] = {"e", "e/f", "e/f/g", "m", "c", "a", "o"};
+	for (size_t i = 0; i < ST_ARRAY_SIZE(dirs); i++)
+		tt_dir(t, dirs[i], 0755);
+	tt_file(t, "a/x", 0644, "x");
+	tt_file(t, "o/x", 0644, "x");
+	apply_tar(d, "base", t);
+	create(d, "rw", "base", true);
+	char *m = mount_layer(d, "rw");
+	/* e/f/g: a mount point made and removed, its times put back (as the
+	 * builder does); m: the same without the times; c: chmod; a: a new
+	 * file; o: emptied and made again (opaque) */
+	ck_assert_int_eq(st_test_sh("cd %s && t=$(stat -c %%y e/f/g) && mkdir e/f/g/mnt && rmdir e/f/g/mnt && "
+				    "touch -m -d \"$t\" e/f/g && touch -m -d \"$(stat -c %%y e/f)\" e/f && "
+				    "touch m/s && rm m/s && chmod 700 c && echo n > a/n && rm -r o && mkdir o",
+				    m),
+			 0);
+	char *diff = layer_path("h", "rw", "diff");
+	ck_assert(st_test_exists(diff, "e/f/g"));
+	char *before = snap_tree(m, SNAP_DIR_MTIME | SNAP_MTIME | SNAP_NSEC);
+	put(d, "rw");
+	struct st_error err = {0};
+	ST_OK(st_drv_tidy(d, "rw", &err), &err);
+	ck_assert(!st_test_exists(diff, "e"));
+	char *list = diff_list(d, "rw", NULL);
+	ck_assert_msg(has_line(list, "d m/") && has_line(list, "d c/") && has_line(list, "d a/") &&
+			      has_line(list, "f a/n") && has_line(list, "d o/") && !strstr(list, "e/"),
+		      "diff:\n%s", list);
+	free(m);
+	m = mount_layer(d, "rw");
+	char *after = snap_tree(m, SNAP_DIR_MTIME | SNAP_MTIME | SNAP_NSEC);
+	ck_assert_snap_eq(before, after, "merged view before and after tidy");
+	/* mounted, or committed, a layer is left alone */
+	ck_assert_int_eq(st_test_sh("cd %s && mkdir e/f/g/mnt && rmdir e/f/g/mnt", m), 0);
+	ST_OK(st_drv_tidy(d, "rw", &err), &err);
+	ck_assert(st_test_exists(diff, "e/f/g"));
+	put(d, "rw");
+	free(before);
+	free(after);
+	free(list);
+	free(diff);
+	free(m);
+	st_driver_close(d);
+}
+END_TEST
+
 /* -------------------------------------------------------------- probe */
 
 START_TEST(test_overlay_probe_refuses_overlay_backing_filesystem)
@@ -967,6 +1020,7 @@ int main(void)
 	tcase_add_test(tc, test_overlay_remove_never_leaves_a_mount);
 	tcase_add_test(tc, test_overlay_interrupted_remove_finishes_on_next_open);
 	tcase_add_test(tc, test_overlay_commit_keeps_diff_in_place);
+	tcase_add_test(tc, test_overlay_tidy_drops_only_directories_copied_up_for_nothing);
 	tcase_add_test(tc, test_overlay_probe_refuses_overlay_backing_filesystem);
 	tcase_add_test(tc, test_overlay_probe_refuses_xfs_without_d_type);
 	tcase_add_test(tc, test_overlay_probe_clears_test_mounts_of_killed_processes);
