@@ -994,6 +994,44 @@ void st_check_report_free(struct st_check_report *rep)
 	}
 }
 
+/* A scan sees running operations between two of their steps now and then
+ * (a container directory renamed for removal whose lease just ended, a
+ * layer record not yet written): such states pass within moments, what a
+ * killed operation left stays. So what a scan finds is looked at again a
+ * moment later, with the store lock let go meanwhile (the operations may
+ * need it to finish), and only what both looks found counts. */
+static int scan_settled(struct ck *c, struct st_error *err)
+{
+	int r = scan(c, err);
+	for (int look = 0; r >= 0 && c->n > 0 && look < 2; look++) {
+		struct ck again = {.s = c->s, .d = c->d};
+		st_store_unlock(c->s);
+		struct timespec ts = {0, 200000000};
+		nanosleep(&ts, NULL);
+		if ((r = st_store_lock(c->s, err)) < 0)
+			break;
+		if ((r = scan(&again, err)) < 0) {
+			ck_free(&again);
+			break;
+		}
+		size_t k = 0;
+		for (size_t i = 0; i < again.n; i++) {
+			bool before = false;
+			for (size_t j = 0; j < c->n && !before; j++)
+				before = same(&again.v[i], &c->v[j]);
+			if (before)
+				again.v[k++] = again.v[i];
+		}
+		bool settled = k == c->n;
+		again.n = k;
+		ck_free(c);
+		*c = again;
+		if (settled)
+			break;
+	}
+	return r;
+}
+
 int st_store_check(struct st_store *s, bool repair, struct st_check_report *rep, struct st_error *err)
 {
 	memset(rep, 0, sizeof(*rep));
@@ -1001,7 +1039,7 @@ int st_store_check(struct st_store *s, bool repair, struct st_check_report *rep,
 	if (r < 0)
 		return r;
 	struct ck c = {.s = s, .d = s->driver};
-	if ((r = scan(&c, err)) < 0)
+	if ((r = scan_settled(&c, err)) < 0)
 		goto out;
 	rep->layers = c.nlayers;
 	rep->driver_layers = c.ndrv;
@@ -1024,7 +1062,7 @@ int st_store_check(struct st_store *s, bool repair, struct st_check_report *rep,
 		ck_free(&c);
 		c.s = s;
 		c.d = s->driver;
-		if ((r = scan(&c, err)) < 0)
+		if ((r = scan_settled(&c, err)) < 0)
 			break;
 		for (size_t i = 0; i < c.n && r >= 0; i++) {
 			bool known = false;

@@ -1001,7 +1001,15 @@ static int remove_leftovers(struct st_store *s, int dfd, const char *dir, struct
 				continue;
 			while (st_drv_mount_count(d, layers[i]) > 0 && st_drv_put(d, layers[i], &e2) == 0)
 				;
-			int r = st_drv_remove(d, layers[i], err);
+			/* another strata process may have it mounted for a moment
+			 * (the size `system df` or a prune reports): wait for it */
+			double end = st_now() + 10;
+			int r;
+			while ((r = st_drv_remove(d, layers[i], err)) == -EBUSY && st_drv_mount_count(d, layers[i]) > 0 &&
+			       st_now() < end) {
+				struct timespec ts = {0, 50000000};
+				nanosleep(&ts, NULL);
+			}
 			if (r < 0)
 				return r;
 		}

@@ -1,6 +1,8 @@
 /* Leases: claims of running operations, released by process death. */
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fs.h"
 #include "container.h"
@@ -38,11 +40,22 @@ static int lease_lock_new(int dfd, struct st_lease *l, struct st_error *err)
 			return st_error_set(err, -r, "lease");
 		char lk[64];
 		snprintf(lk, sizeof(lk), "%s.lock", l->name);
-		int fd = st_trylock_at(dfd, lk, LOCK_EX, err);
-		if (fd == -EWOULDBLOCK)
+		/* our own new file (a random name: taken only by chance), then
+		 * its lock: a check may try it in between, for an instant */
+		int fd = openat(dfd, lk, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0 && errno == EEXIST)
 			continue;
 		if (fd < 0)
-			return fd;
+			return st_error_set(err, errno, "lease: create \"%s/leases/%s\"", l->s->root, lk);
+		while (flock(fd, LOCK_EX) < 0) {
+			if (errno != EINTR) {
+				r = st_error_set(err, errno, "lease: lock \"%s/leases/%s\"", l->s->root, lk);
+				close(fd);
+				unlinkat(dfd, lk, 0);
+				return r;
+			}
+		}
+		/* a sweep that found it unlocked may have taken the name away */
 		struct stat a, b;
 		if (fstat(fd, &a) == 0 && fstatat(dfd, lk, &b, AT_SYMLINK_NOFOLLOW) == 0 && a.st_ino == b.st_ino &&
 		    a.st_dev == b.st_dev) {
@@ -289,7 +302,15 @@ bool st_lease_alive(struct st_store *s, const char *name)
 	int fd = st_trylock_at(dfd, lk, LOCK_EX, &e);
 	if (fd >= 0) {
 		st_unlock(&fd);
-		return false;
+		/* made an instant ago and not locked yet (its claims file comes
+		 * right after the lock): an operation starting, not a dead one */
+		char js[64];
+		snprintf(js, sizeof(js), "%s.json", name);
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		struct stat jst;
+		return fstatat(dfd, js, &jst, AT_SYMLINK_NOFOLLOW) < 0 && now.tv_sec - st.st_mtim.tv_sec < 5 &&
+		       now.tv_sec >= st.st_mtim.tv_sec;
 	}
 	return fd == -EWOULDBLOCK;
 }
