@@ -503,7 +503,15 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	int rootfd = -1;
 	if (img.top[0]) {
 		struct st_layer l;
-		if ((r = st_lease_add_layer(&lease, img.top, err)) < 0 || (r = st_layer_get(s, img.top, &l, err)) < 0)
+		/* claimed and looked up under the store lock, under which a
+		 * removal decides and removes: it either ran before (the lookup
+		 * fails) or sees the claim (and keeps the layer we build on) */
+		if ((r = st_store_lock(s, err)) < 0)
+			goto out;
+		if ((r = st_lease_add_layer(&lease, img.top, err)) >= 0)
+			r = st_layer_get(s, img.top, &l, err);
+		st_store_unlock(s);
+		if (r < 0)
 			goto out;
 		snprintf(pcache, sizeof(pcache), "%s", l.cache_id);
 		st_layer_free(&l);
