@@ -475,6 +475,7 @@ int ovl_changes(struct st_driver *d, const char *id, const char *parent, struct 
 		goto out;
 	root->hide = is_opaque(ufd, "");
 	r = st_walk(ufd, changes_cb, &c, err);
+	root = &c.lv[0]; /* the walk may have moved the levels (level_at) */
 	if (r >= 0 && root->hide && root->n > 0)
 		r = hidden_names(&c, root, ufd, "");
 out:
