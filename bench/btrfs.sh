@@ -15,6 +15,7 @@
 #   BUILD=build-fs bench/btrfs.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=${STRATA_BIN:-$PWD/${BUILD:-build}/strata}
 RUNS=${1:-5}
 . tests/conformance/env-btrfs.sh
@@ -30,9 +31,6 @@ M=$T/mnt
 R=$M/root
 st() { "$BIN" --root "$R" --storage-driver btrfs "$@"; }
 stm() { "$BIN" --root "$R" --storage-driver btrfs --storage-opt "changes=$1" "${@:2}"; }
-now() { date +%s%N; }
-ms() { echo $((($2 - $1) / 1000000)); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 
 # gen DIR NFILES TOTAL_BYTES: NFILES files in 100 directories, sizes drawn
 # (seeded) so that they add up to about TOTAL_BYTES
@@ -86,9 +84,9 @@ done
 for p in p10 p100k; do
 	eval "cs=\${c_$p[*]} rs=\${raw_$p[*]}"
 	printf '%-44s %6s ms   (btrfs subvolume snapshot: %s ms)\n' "snapshot create, parent of ${p#p} files:" \
-		"$(echo "$cs" | median)" "$(echo "$rs" | median)"
+		"$(echo "$cs" | median_int)" "$(echo "$rs" | median_int)"
 done
-printf '%-44s %6s ms\n' "strata no-op command (driver exists):" "$(echo "${noop[*]}" | median)"
+printf '%-44s %6s ms\n' "strata no-op command (driver exists):" "$(echo "${noop[*]}" | median_int)"
 
 # --- 2. apply of the 100 MB / 20,000-file layer
 sync
@@ -108,10 +106,10 @@ for i in $(seq "$RUNS"); do
 	sync
 done
 printf '%-44s %6s ms   (with sync: %s ms)\n' "strata driver apply, 100 MB / 20,000 files:" \
-	"$(echo "${ap[*]}" | median)" "$(echo "${aps[*]}" | median)"
+	"$(echo "${ap[*]}" | median_int)" "$(echo "${aps[*]}" | median_int)"
 printf '%-44s %6s ms   (with sync: %s ms)\n' "tar -x into a fresh subvolume:" \
-	"$(echo "${tx[*]}" | median)" "$(echo "${txs[*]}" | median)"
-printf '%-44s %6s ms\n' "strata layer import (hash + tar-split):" "$(echo "${imp[*]}" | median)"
+	"$(echo "${tx[*]}" | median_int)" "$(echo "${txs[*]}" | median_int)"
+printf '%-44s %6s ms\n' "strata layer import (hash + tar-split):" "$(echo "${imp[*]}" | median_int)"
 
 # --- 3. changes of a small change on the 100,000-file parent
 st driver create --parent p100k --rw cc >/dev/null
@@ -128,5 +126,5 @@ for mode in generation walk; do
 		a=$(now); n=$(stm $mode driver changes cc | wc -l); b=$(now)
 		t+=("$(ms "$a" "$b")")
 	done
-	printf '%-44s %6s ms   (%s changes)\n' "driver changes, 100k-file parent, $mode:" "$(echo "${t[*]}" | median)" "$n"
+	printf '%-44s %6s ms   (%s changes)\n' "driver changes, 100k-file parent, $mode:" "$(echo "${t[*]}" | median_int)" "$n"
 done

@@ -18,6 +18,7 @@
 #   BUILD=build-dm bench/devmapper.sh [RUNS] [SNAPSHOT_RUNS]
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TOP=$PWD
 BUILD=${BUILD:-build}
 BIN=${STRATA_BIN:-$TOP/$BUILD/strata}
@@ -77,9 +78,6 @@ T=$(mktemp -d "${STRATA_TEST_TMP:-/tmp}/strata-bench-dm-XXXXXX")
 trap 'rc=$?; set +e; umount "$T/rawmnt" 2>/dev/null; dmsetup remove rawthin 2>/dev/null; dmsetup remove rawpool 2>/dev/null; dm_test_cleanup "$T"; rm -rf "$T"; exit $rc' EXIT
 R=$T/root
 st() { "$BIN" --root "$R" --storage-driver devmapper --storage-opt dm.loopdatasize=8G "$@"; }
-now() { date +%s%N; }
-ms() { echo $((($2 - $1) / 1000000)); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b ? a / b : 0}'; }
 report() { echo "$*" | tee -a "${VM_OUT:-$T}/report"; }
 
@@ -105,7 +103,7 @@ noop=()
 for i in $(seq "$RUNS"); do
 	a=$(now); st driver exists keep; b=$(now); noop+=("$(ms "$a" "$b")")
 done
-nop=$(echo "${noop[*]}" | median)
+nop=$(echo "${noop[*]}" | median_int)
 report "$(printf '%-46s %8s ms' "strata no-op command (driver exists):" "$nop")"
 
 # --- 2. apply of the 100 MB / 20,000-file layer, against tar -x into ext4
@@ -135,8 +133,8 @@ for i in $(seq "$RUNS"); do
 	dmsetup message rawpool 0 "delete $i"
 	st driver rm "l$i"
 done
-a_ms=$(echo "${ap[*]}" | median)
-t_ms=$(echo "${tx[*]}" | median)
+a_ms=$(echo "${ap[*]}" | median_int)
+t_ms=$(echo "${tx[*]}" | median_int)
 report "$(printf '%-46s %6s ms' "strata driver apply, 100 MB / 20,000 files:" "$a_ms")"
 report "$(printf '%-46s %6s ms' "mount + tar -x + sync + umount, raw thin ext4:" "$t_ms")"
 report "ratio apply / tar into ext4 on a thin device:   $(ratio "$a_ms" "$t_ms") ($(ratio $((a_ms - nop)) "$t_ms") net of the no-op command)"

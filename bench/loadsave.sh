@@ -12,25 +12,19 @@
 #   BUILD=build-io bench/loadsave.sh [RUNS]
 set -u
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 BIN=${STRATA_BIN:-$PWD/${BUILD:-build}/strata}
 RUNS=${1:-3}
 [ -x "$BIN" ] || { echo "bench/loadsave: $BIN is not built" >&2; exit 1; }
 T=$(mktemp -d /tmp/strata-bench-loadsave-XXXXXX)
 DOCKERD_PID=
 cleanup() {
-	if [ -n "$DOCKERD_PID" ]; then
-		kill "$DOCKERD_PID" 2>/dev/null
-		for _ in $(seq 1 100); do kill -0 "$DOCKERD_PID" 2>/dev/null || break; sleep 0.2; done
-	fi
-	for m in $(awk -v t="$T" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null; done
-	rm -rf "$T"
+	bench_stop_pid "$DOCKERD_PID"
+	bench_rm_dir "$T"
 }
 trap cleanup EXIT
 mount -t tmpfs -o size=6G,mode=0700 strata-bench "$T" || { echo "SKIP bench/loadsave: cannot mount a tmpfs"; exit 0; }
 
-now() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b - a) / 1e9}'; }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
 # time_it CMD...: seconds the command took (fails the bench if it fails)
 time_it() {
 	local t0 t1

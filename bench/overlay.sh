@@ -20,6 +20,7 @@
 #   BUILD=build-ovl bench/overlay.sh [RUNS]
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 TOP=$PWD
 BUILD=${BUILD:-build}
 case $BUILD in /*) B=$BUILD ;; *) B=$TOP/$BUILD ;; esac
@@ -37,7 +38,6 @@ trap cleanup EXIT
 R=$T/root
 H=$R/overlay
 st() { "$BIN" --root "$R" --storage-driver overlay "$@"; }
-now() { date +%s%N; }
 # timed OUTVAR CMD...: runs CMD (stdout kept), OUTVAR gets "WALL_MS CPU_MS"
 # (CPU: user+system of CMD; on a busy machine it varies less than the wall)
 timed() {
@@ -48,8 +48,6 @@ timed() {
 	printf -v "$__v" '%s' "$(awk '{printf "%d %d", $1 * 1000, ($2 + $3) * 1000}' "$f")"
 	rm -f "$f"
 }
-ms() { echo $((($2 - $1) / 1000000)); }
-median() { tr ' ' '\n' | grep . | sort -n | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : int((v[NR / 2] + v[NR / 2 + 1]) / 2)}'; }
 minimum() { tr ' ' '\n' | grep . | sort -n | head -n 1; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf (b > 0 ? "%.2f" : "-"), a / b}'; }
 
@@ -103,8 +101,8 @@ for i in $(seq 1 "$RUNS"); do
 	rm -rf "$T/x$i"
 	[ "$i" = 1 ] || st driver rm "a$i" >/dev/null
 done
-ta=$(echo "${tar_x[*]}" | median) sa=$(echo "${st_apply[*]}" | median)
-tac=$(echo "${tar_xc[*]}" | median) sac=$(echo "${st_applyc[*]}" | median)
+ta=$(echo "${tar_x[*]}" | median_int) sa=$(echo "${st_apply[*]}" | median_int)
+tac=$(echo "${tar_xc[*]}" | median_int) sac=$(echo "${st_applyc[*]}" | median_int)
 tam=$(echo "${tar_x[*]}" | minimum) sam=$(echo "${st_apply[*]}" | minimum)
 echo "apply  100 MB / 20,000 files: strata $sa ms, tar -x $ta ms: $(ratio "$sa" "$ta")x (best $sam vs $tam ms: $(ratio "$sam" "$tam")x); cpu $sac vs $tac ms: $(ratio "$sac" "$tac")x"
 echo "       (wall runs: strata ${st_apply[*]}; tar ${tar_x[*]})"
@@ -124,8 +122,8 @@ diff_st() {
 for i in $(seq 1 "$RUNS"); do
 	if [ $((i % 2)) = 1 ]; then diff_tar; diff_st; else diff_st; diff_tar; fi
 done
-tc=$(echo "${tar_c[*]}" | median) sd=$(echo "${st_diff[*]}" | median)
-tcc=$(echo "${tar_cc[*]}" | median) sdc=$(echo "${st_diffc[*]}" | median)
+tc=$(echo "${tar_c[*]}" | median_int) sd=$(echo "${st_diff[*]}" | median_int)
+tcc=$(echo "${tar_cc[*]}" | median_int) sdc=$(echo "${st_diffc[*]}" | median_int)
 tcm=$(echo "${tar_c[*]}" | minimum) sdm=$(echo "${st_diff[*]}" | minimum)
 echo "diff   20,000-file layer:     strata $sd ms, tar -c $tc ms: $(ratio "$sd" "$tc")x (best $sdm vs $tcm ms: $(ratio "$sdm" "$tcm")x); cpu $sdc vs $tcc ms: $(ratio "$sdc" "$tcc")x"
 echo "       (wall runs: strata ${st_diff[*]}; tar ${tar_c[*]})"
@@ -151,7 +149,7 @@ for i in $(seq 1 "$RUNS"); do
 done
 echo "mount+unmount, read-write (2 lower + upper): strata $s_rw us, bare mount(2) $b_rw us: $(ratio "$s_rw" "$b_rw")x"
 echo "mount+unmount, committed (3 lower, ro):      strata $s_ro us, bare mount(2) $b_ro us: $(ratio "$s_ro" "$b_ro")x"
-echo "mount+unmount through the strata command (2 processes): $(echo "${cli[*]}" | median) ms"
+echo "mount+unmount through the strata command (2 processes): $(echo "${cli[*]}" | median_int) ms"
 
 # ------------------------------------------------------ 4. 500 layers
 mkdir "$T/flat" "$T/one500"
@@ -178,11 +176,11 @@ for i in $(seq 1 "$RUNS"); do
 done
 "$T/overlay_mount" walk "$T/flat" >/dev/null # warm
 fl=() ; for i in $(seq 1 "$RUNS"); do fl+=("$("$T/overlay_mount" walk "$T/flat")"); done
-fa=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f1 | median)
-fb=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f2 | median)
-fc=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f3 | median)
-oa=$(echo "${rd[*]}" | median) ob=$(echo "${sta[*]}" | median) oc=$(echo "${red[*]}" | median)
-echo "500-layer chain: mount (strata command) $(echo "${mnt[*]}" | median) ms; on the fresh mount:"
+fa=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f1 | median_int)
+fb=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f2 | median_int)
+fc=$(printf '%s\n' "${fl[@]}" | cut -d' ' -f3 | median_int)
+oa=$(echo "${rd[*]}" | median_int) ob=$(echo "${sta[*]}" | median_int) oc=$(echo "${red[*]}" | median_int)
+echo "500-layer chain: mount (strata command) $(echo "${mnt[*]}" | median_int) ms; on the fresh mount:"
 echo "  readdir of 500 names  $oa us (flat dir $fa us: $(ratio "$oa" "$fa")x)"
 echo "  stat of 500 files     $ob us (flat dir $fb us: $(ratio "$ob" "$fb")x)"
 echo "  read of 500 x 4 KB    $oc us (flat dir $fc us: $(ratio "$oc" "$fc")x)"

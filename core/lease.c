@@ -395,31 +395,37 @@ static int sweep_driver_layers_fn(void *ctx, int dfd, const char *name, bool ali
 	/* newest first; and again while that removes something, as a layer
 	 * claimed before its child (a container's init layer, say) can only
 	 * go after it */
-	_cleanup_json_ json_object *todo = json_object_get(a);
-	for (bool progress = true; progress && json_object_array_length(todo) > 0;) {
+	_cleanup_json_ json_object *pending = json_object_get(a);
+	for (bool progress = true; progress && json_object_array_length(pending) > 0;) {
 		progress = false;
-		json_object_put(left);
-		left = json_object_new_array();
-		for (size_t i = json_object_array_length(todo); i > 0; i--) {
-			const char *id = json_object_get_string(json_object_array_get_idx(todo, i - 1));
+		bool *gone = calloc(json_object_array_length(pending), sizeof(*gone));
+		if (!gone) { /* all kept, for the next sweep */
+			json_object_put(left);
+			left = json_object_get(pending);
+			break;
+		}
+		for (size_t i = json_object_array_length(pending); i > 0; i--) {
+			const char *id = json_object_get_string(json_object_array_get_idx(pending, i - 1));
 			if (!st_valid_id(id) || st_drv_parent(c->s->driver, id, (char[130]){0}, 130, &e) < 0 ||
-			    handed_over(c, id))
+			    handed_over(c, id)) {
+				gone[i - 1] = true;
 				continue;
+			}
 			/* a mount left by the dead process goes first */
 			while (st_drv_mount_count(c->s->driver, id) > 0 && st_drv_put(c->s->driver, id, &e) == 0)
 				;
-			if (st_drv_remove(c->s->driver, id, &e) < 0)
-				json_object_array_add(left, json_object_new_string(id));
-			else
-				progress = true;
+			gone[i - 1] = st_drv_remove(c->s->driver, id, &e) == 0;
+			progress |= gone[i - 1];
 		}
-		/* left is newest first: back to the order of the claims */
-		json_object_put(todo);
-		todo = json_object_new_array();
-		for (size_t i = json_object_array_length(left); i > 0; i--)
-			json_object_array_add(todo, json_object_get(json_object_array_get_idx(left, i - 1)));
+		/* what is still there, in the order of the claims */
 		json_object_put(left);
-		left = json_object_get(todo);
+		left = json_object_new_array();
+		for (size_t i = 0; i < json_object_array_length(pending); i++)
+			if (!gone[i])
+				json_object_array_add(left, json_object_get(json_object_array_get_idx(pending, i)));
+		free(gone);
+		json_object_put(pending);
+		pending = json_object_get(left);
 	}
 	/* what is left, oldest first, as claimed */
 	save_claims(dfd, name, left, claimed, &e);
