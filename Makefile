@@ -27,6 +27,10 @@ VOLDRIVERS := $(foreach d,$(VOLUME_ORDER),$(if $(wildcard volume-drivers/$(d)/*.
 PKGS := libarchive json-c libcrypto mount libcurl devmapper libbtrfsutil zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+# the servers (servers/), linked into the strata command only: libstrata stays without them
+SRV_PKGS := libmicrohttpd
+SRV_CFLAGS := $(shell pkg-config --cflags $(SRV_PKGS) 2>/dev/null)
+SRV_LIBS   := $(shell pkg-config --libs $(SRV_PKGS) 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -46,7 +50,7 @@ CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize
 LDFLAGS += -fsanitize=address,undefined
 endif
 ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Iinclude -Icore -Icore/builder \
-	-Ivolume-drivers $(PKG_CFLAGS) $(CFLAGS)
+	-Ivolume-drivers -Iservers/common -Iservers/docker $(PKG_CFLAGS) $(SRV_CFLAGS) $(CFLAGS)
 
 # EXCLUDE='pattern%' leaves sources out (e.g. someone else's unfinished work)
 LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/builder/*.c)) \
@@ -56,6 +60,8 @@ LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/builder/*.c)
 LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS)) $(BUILD)/gen/registry.o
 CLI_SRCS := $(filter-out $(EXCLUDE),$(wildcard cli/*.c))
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(CLI_SRCS))
+SRV_SRCS := $(filter-out $(EXCLUDE),$(wildcard servers/common/*.c servers/docker/*.c))
+SRV_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(SRV_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TEST_LIB_SRCS := $(wildcard tests/lib/*.c)
@@ -69,7 +75,7 @@ BIN    := $(BUILD)/strata
 
 all: $(STATIC) $(SHARED) $(BIN) $(BUILD)/strata.pc
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h tests/lib/*.h)
+$(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h servers/*/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
@@ -102,9 +108,9 @@ $(SHARED): $(LIB_OBJS)
 	$(Q)ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so.$(SOVER)
 	$(Q)ln -sf libstrata.so.$(VERSION) $(BUILD)/libstrata.so
 
-$(BIN): $(CLI_OBJS) $(STATIC)
+$(BIN): $(CLI_OBJS) $(SRV_OBJS) $(STATIC)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(STATIC) $(PKG_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CLI_OBJS) $(SRV_OBJS) $(STATIC) $(PKG_LIBS) $(SRV_LIBS)
 
 $(BUILD)/strata.pc: strata.pc.in Makefile
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|; s|@LIBDIR@|$(LIBDIR)|; s|@INCDIR@|$(INCDIR)|; s|@VERSION@|$(VERSION)|' $< > $@

@@ -119,5 +119,6 @@ int cmd_volume(struct cli *c, int argc, char **argv);
 extern const struct cli_cmd cli_system_cmds[];
 int cmd_system(struct cli *c, int argc, char **argv);
 int cmd_bench(struct cli *c, int argc, char **argv);
+int cmd_docker_plugin(struct cli *c, int argc, char **argv);
 
 #endif

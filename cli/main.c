@@ -314,6 +314,7 @@ static const struct cli_cmd top_cmds[] = {
 	{"driver", cmd_driver, "The raw storage-driver interface, by driver layer id", "driver COMMAND"},
 	{"layer", cmd_layer, "Manage layers in the layer store", "layer COMMAND"},
 	{"volume", cmd_volume, "Manage volumes (local, nfs, plugins)", "volume COMMAND"},
+	{"docker-plugin", cmd_docker_plugin, "Serve dockerd's graph driver and volume plugin protocols", "docker-plugin COMMAND"},
 	{"system", cmd_system, "Manage the store as a whole: check (and repair), df, prune", "system COMMAND"},
 	{"bench", cmd_bench, "Benchmark the storage drivers (a scratch home each, not the store)",
 	 "[OPTIONS]\n\nOptions:\n"
@@ -334,7 +335,7 @@ static const struct cli_cmd top_cmds[] = {
 static void print_cmds(const struct cli_cmd *cmds, FILE *f)
 {
 	for (const struct cli_cmd *k = cmds; k->name; k++)
-		fprintf(f, "  %-12s %s\n", k->name, k->summary);
+		fprintf(f, "  %-13s %s\n", k->name, k->summary);
 }
 
 static void top_help(FILE *f)

@@ -7,6 +7,8 @@ PKGS=(
 	build-essential clang pkg-config
 	libarchive-dev libjson-c-dev libssl-dev libmount-dev libcurl4-openssl-dev
 	libdevmapper-dev libbtrfsutil-dev zlib1g-dev check
+	# servers (servers/docker: Docker's plugin protocol over HTTP)
+	libmicrohttpd-dev
 	# run: OCI runtime for RUN and containers
 	runc
 	# tests: filesystems on loop devices, tools to inspect them
@@ -15,6 +17,8 @@ PKGS=(
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
 	docker.io podman skopeo
+	# docker plugin tests (tests/integration/docker_plugin.sh): moby's graph driver suite, built offline
+	golang-go golang-github-docker-docker-dev
 	# registry tests (tests/integration/registry.sh): a real OCI registry, htpasswd for its basic auth
 	docker-registry apache2-utils
 	# benchmarks (strata bench --plot, bench/peers.sh): plots, the remaining peer
