@@ -21,6 +21,7 @@
 #include "fs.h"
 #include "json.h"
 #include "lease.h"
+#include "pathfile.h"
 #include "util.h"
 
 #define DP_LAYER_ID_MAX 129
@@ -231,7 +232,7 @@ static int g_init(struct dp_server *srv, json_object *req, json_object **reply, 
 	 * dockerd takes up where it was from this record */
 	size_t len;
 	const char *text = json_object_to_json_string_length(req, JSON_C_TO_STRING_PLAIN, &len);
-	if (st_atomic_write_at(AT_FDCWD, srv->state, text, len, 0600, err) < 0)
+	if (srv_write_path(srv->state, text, len, 0600, err) < 0)
 		return st_error_wrap(err, "GraphDriver.Init: record");
 	return 0;
 }
@@ -260,11 +261,9 @@ void dp_graph_stop(struct dp_server *srv)
 static int g_create_any(struct dp_server *srv, json_object *req, const char *method, struct st_error *err)
 {
 	struct g_call c;
-	int r = call_begin(srv, &c, err);
-	if (r < 0 || (r = call_ids(&c, req, method, true, err)) < 0) {
-		call_end(&c);
+	int r = call_layer(srv, &c, req, method, true, false, err);
+	if (r < 0)
 		return r;
-	}
 	struct st_kvlist so = {0};
 	json_object *m;
 	if (json_object_object_get_ex(req, "StorageOpt", &m) && json_object_is_type(m, json_type_object)) {

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "dp.h"
-#include "fs.h"
+#include "pathfile.h"
 #include "pidfile.h"
 #include "signals.h"
 #include "unixsock.h"
@@ -19,25 +19,12 @@
 /* dockerd finds a plugin by a spec file holding its address. */
 static int spec_write(const char *spec, const char *socket, struct st_error *err)
 {
-	char dir[PATH_MAX], text[PATH_MAX + 16];
-	snprintf(dir, sizeof(dir), "%s", spec);
-	char *slash = strrchr(dir, '/');
-	const char *base = slash ? slash + 1 : spec;
-	if (slash && slash != dir)
-		*slash = '\0';
-	else
-		snprintf(dir, sizeof(dir), "%s", slash ? "/" : ".");
-	if (!st_str_has_suffix(base, ".spec") && !st_str_has_suffix(base, ".json"))
+	char text[PATH_MAX + 16];
+	if (!st_str_has_suffix(spec, ".spec"))
 		return st_error_fail(err, EINVAL, "spec file \"%s\": the name must end in .spec", spec);
-	int r = st_mkdir_p_at(AT_FDCWD, dir, 0755, err);
-	if (r < 0)
-		return st_error_wrap(err, "spec file \"%s\"", spec);
-	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
-		return st_error_set(err, errno, "spec file \"%s\"", spec);
 	int n = snprintf(text, sizeof(text), "unix://%s\n", socket);
-	r = st_atomic_write_at(dfd, base, text, (size_t)n, 0644, err);
-	return r < 0 ? st_error_wrap(err, "spec file \"%s\"", spec) : 0;
+	int r = srv_write_path(spec, text, (size_t)n, 0644, err);
+	return r < 0 ? st_error_wrap(err, "spec file") : 0;
 }
 
 static int serve_ready(struct dp_server *srv, const char *socket, struct st_error *err)

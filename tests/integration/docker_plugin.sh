@@ -1,0 +1,232 @@
+#!/bin/bash
+# strata docker-plugin serve, the protocol side (no dockerd here; see
+# docker_plugin_dockerd.sh for a real one):
+#  - moby's own graph driver suite (daemon/graphdriver/graphtest, from
+#    golang-github-docker-docker-dev, built offline in GOPATH mode) through moby's
+#    plugin lookup and proxy driver, once per strata driver that works here, the
+#    plugin's store at Init's Home on that driver's filesystem (btrfs: with its
+#    quota case);
+#  - bad requests (malformed JSON, wrong types, unknown and hostile ids, names and
+#    paths, a hostile layer tar, wrong methods, unknown calls, oversized bodies) get
+#    a JSON Err naming the object, and the plugin serves on;
+#  - requests served concurrently;
+#  - kill -9 in the middle of an ApplyDiff: the restarted plugin takes up its last
+#    Init, the half-applied layer is gone, the store checks clean.
+# ~40 s (graphtest ~8 s a driver; its first build ~90 s, then cached in the build dir).
+. "$(dirname "$0")/lib.sh"
+. "$TOP/tests/docker-plugin/lib.sh"
+trap 'dp_cleanup; lib_cleanup' EXIT
+
+if ! command -v curl >/dev/null; then
+	skip docker_plugin "curl is not installed (scripts/deps.sh)"
+	exit 0
+fi
+
+# ------------------------------------------------------------ graphtest
+
+graphtest_driver() { # DRIVER ROOT: ROOT's directory is on the driver's filesystem
+	local d=$1 dir name=dpgt-$d-$$ opts=() quota=0
+	dir=$(dirname "$2")
+	[ -n "${STRATA_TEST_DRIVER_OPTS:-}" ] && for o in ${STRATA_TEST_DRIVER_OPTS//,/ }; do opts+=(--storage-opt "$o"); done
+	[ "$d" = btrfs ] && quota=1
+	if ! dp_start "$name" --graph-driver -s "$d" "${opts[@]}"; then
+		fail "graphtest/$d" "the plugin did not start"
+		return
+	fi
+	(cd "$dir" && TMPDIR=$dir STRATA_GRAPHTEST_PLUGIN=$name STRATA_GRAPHTEST_QUOTA=$quota \
+		timeout 600 "$GRAPHTEST" -test.v -test.count=1 >"$T/graphtest-$d.log" 2>&1)
+	local rc=$? n=0 t
+	for t in $(sed -n 's/^--- PASS: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log"); do
+		pass "graphtest/$d/$t"
+		n=$((n + 1))
+	done
+	for t in $(sed -n 's/^--- FAIL: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log"); do
+		fail "graphtest/$d/$t" "$(grep -v '^time=' "$T/graphtest-$d.log" | grep -A3 -- "--- FAIL: $t" | tail -n 3 | tr '\n' ' ')"
+	done
+	while read -r t; do
+		# the quota case where the driver has no quota; any other skip is a
+		# plugin that moby's lookup could not use: a failure
+		if [ "$t" = TestStrataSetQuota ] && [ $quota = 0 ]; then
+			skip "graphtest/$d/$t" "strata's $d driver has no quota on this filesystem"
+		else
+			fail "graphtest/$d/$t" "skipped: $(grep -v '^time=' "$T/graphtest-$d.log" | grep -B3 -- "--- SKIP: $t" | head -n 3 | tr '\n' ' ')"
+		fi
+	done < <(sed -n 's/^--- SKIP: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log")
+	if [ $rc != 0 ] && [ $n = 0 ]; then
+		fail "graphtest/$d" "exit $rc: $(tail -n 3 "$T/graphtest-$d.log" | tr '\n' ' ')"
+	fi
+	dp_kill "$name"
+	[ -z "$(mounts_under "$dir/")" ] || fail "graphtest/$d/no_mounts_left" "$(mounts_under "$dir/" | head -3)"
+}
+
+if why=$(graphtest_build); then
+	pass graphtest_builds_offline
+	for_each_driver graphtest_driver
+else
+	skip graphtest "$why"
+fi
+
+# ------------------------------------------------------- bad requests
+
+ROOT=$T/store
+DRIVER=vfs
+N=dpbad-$$
+dp_start "$N" --root "$ROOT" -s vfs || { fail plugin_starts "$(tail -n 3 "$T/$N.log")"; exit 1; }
+
+# expect_err NAME STATUS SUBSTRING CALL BODY
+expect_err() {
+	local name=$1 status=$2 want=$3 out
+	out=$(dp_call "$N" "$4" "$5")
+	local msg
+	msg=$(printf '%s' "${out#* }" | jq -r '.Err | strings' 2>/dev/null)
+	if [ "${out%% *}" = "$status" ] && [ -n "$msg" ] && [[ $msg == *"$want"* ]]; then
+		pass "$name"
+	else
+		fail "$name" "wanted $status with an Err naming \"$want\", got: ${out:0:300}"
+	fi
+}
+expect_ok() { # NAME CALL BODY [JQ]
+	local out
+	out=$(dp_call "$N" "$2" "$3")
+	if [ "${out%% *}" = 200 ] && printf '%s' "${out#* }" | jq -e "${4:-.}" >/dev/null 2>&1; then
+		pass "$1"
+	else
+		fail "$1" "got: ${out:0:300}"
+	fi
+}
+
+expect_err graph_before_init_is_refused 500 "Init was not called" GraphDriver.Create '{"ID":"a"}'
+expect_ok init_with_opts GraphDriver.Init "{\"Home\":\"$T/home\",\"Opts\":[],\"UIDMaps\":null,\"GIDMaps\":null}"
+expect_err init_unknown_storage_opt 400 '"bogus"' GraphDriver.Init "{\"Home\":\"$T/home\",\"Opts\":[\"bogus=1\"]}"
+expect_err init_option_prefix_stripped 400 '"bogus2"' GraphDriver.Init "{\"Home\":\"$T/home\",\"Opts\":[\"$N.bogus2=1\"]}"
+expect_ok init_restores GraphDriver.Init "{\"Home\":\"$T/home\"}"
+expect_err userns_remap_refused 400 "userns-remap" GraphDriver.Init "{\"Home\":\"$T/home\",\"UIDMaps\":[{\"ContainerID\":0,\"HostID\":100000,\"Size\":65536}]}"
+expect_ok init_after_refusal GraphDriver.Init "{\"Home\":\"$T/home\"}"
+expect_err malformed_json 400 "invalid JSON" GraphDriver.Create '{"ID": "x",'
+expect_err json_not_an_object 400 "must be a JSON object" GraphDriver.Create '["x"]'
+expect_err id_not_a_string 400 '"ID" must be a string' GraphDriver.Create '{"ID": 5}'
+expect_err no_id 400 "names no layer" GraphDriver.Create '{}'
+printf '{"ID":"a"}\0' >"$T/nul.json"
+out=$(curl -s --unix-socket "$(dp_sock "$N")" -X POST --data-binary @"$T/nul.json" -w ' %{http_code}' http://plugin/GraphDriver.Exists)
+[[ $out == *'NUL byte'*' 400' ]] && pass nul_in_body_refused || fail nul_in_body_refused "$out"
+for bad in ../../etc /abs .hidden a/b 'a b' "$(printf 'x%.0s' $(seq 1 200))"; do
+	expect_err "hostile_layer_id_${bad:0:12}" 400 "invalid layer id" GraphDriver.Create "{\"ID\":$(jq -Rn --arg v "$bad" '$v')}"
+done
+expect_err hostile_parent_id 400 "invalid layer id" GraphDriver.Create '{"ID":"ok","Parent":"../x"}'
+expect_err unknown_parent 500 'parent layer "nope"' GraphDriver.Create '{"ID":"child","Parent":"nope"}'
+expect_err unknown_layer_get 500 'layer "nope" does not exist' GraphDriver.Get '{"ID":"nope"}'
+expect_err unknown_layer_diff 500 'layer "nope" does not exist' GraphDriver.Diff '{"ID":"nope"}'
+expect_err unknown_layer_changes 500 'layer "nope" does not exist' GraphDriver.Changes '{"ID":"nope"}'
+expect_ok unknown_layer_exists_false GraphDriver.Exists '{"ID":"nope"}' '.Exists != true'
+expect_ok unknown_layer_remove_ok GraphDriver.Remove '{"ID":"nope"}'
+expect_ok create_layer GraphDriver.Create '{"ID":"l1"}'
+expect_err create_twice 500 'already exists' GraphDriver.Create '{"ID":"l1"}'
+expect_err storage_opt_unknown 400 '"bogus"' GraphDriver.CreateReadWrite '{"ID":"l2","Parent":"l1","StorageOpt":{"bogus":"1"}}'
+expect_err storage_opt_not_object 400 '"StorageOpt" must be' GraphDriver.Create '{"ID":"l3","StorageOpt":"size=1G"}'
+expect_err unknown_call 404 "unknown plugin call" GraphDriver.Explode '{}'
+out=$(curl -s --unix-socket "$(dp_sock "$N")" -w ' %{http_code}' http://plugin/GraphDriver.Status)
+[[ $out == *'not allowed'*' 405' ]] && pass get_method_refused || fail get_method_refused "$out"
+out=$(head -c 2100000 /dev/zero | tr '\0' ' ' | curl -s --unix-socket "$(dp_sock "$N")" -X POST --data-binary @- -w ' %{http_code}' http://plugin/GraphDriver.Exists)
+[[ $out == *'larger than 1 MiB'*' 413' ]] && pass oversized_body_refused || fail oversized_body_refused "${out:0:200}"
+
+apply() { # ID PARENT FILE -> "STATUS BODY"
+	curl -s --unix-socket "$(dp_sock "$N")" -X POST -H 'Content-Type: application/x-tar' --data-binary @"$3" \
+		-w '\n%{http_code}' "http://plugin/GraphDriver.ApplyDiff?id=$1&parent=$2" |
+		awk '{a[NR]=$0} END{printf "%s", a[NR]; for (i = 1; i < NR; i++) printf " %s", a[i]; print ""}'
+}
+head -c 5000 /dev/urandom >"$T/junk.tar"
+out=$(apply l1 "" "$T/junk.tar")
+[[ $out == 400*'Unrecognized archive format'* ]] && pass apply_not_a_tar || fail apply_not_a_tar "$out"
+out=$(apply ../x "" "$T/junk.tar")
+[[ $out == 400*'invalid layer id'* ]] && pass apply_hostile_query_id || fail apply_hostile_query_id "$out"
+# a tar whose entries climb out of the layer
+mkdir -p "$T/evil/sub" && echo pwned >"$T/evil/sub/f"
+tar -C "$T/evil" -cf "$T/evil.tar" --transform 's,^sub/f,../../escaped-'$$',' sub/f 2>/dev/null
+out=$(apply l1 "" "$T/evil.tar")
+if [[ $out == 400*'not allowed'* ]] && ! ls "$T"/../escaped-$$ "$ROOT"/escaped-$$ /escaped-$$ >/dev/null 2>&1; then
+	pass apply_hostile_tar_refused
+else
+	fail apply_hostile_tar_refused "$out"
+fi
+expect_ok layer_usable_after_bad_applies GraphDriver.Get '{"ID":"l1"}' '.Dir | strings'
+expect_ok put GraphDriver.Put '{"ID":"l1"}'
+expect_ok put_without_get GraphDriver.Put '{"ID":"l1"}'
+
+# volumes
+expect_err hostile_volume_name 400 "invalid volume name" VolumeDriver.Create '{"Name":"../x"}'
+expect_err hostile_volume_name_slash 400 "invalid volume name" VolumeDriver.Create '{"Name":"a/b"}'
+expect_err volume_unknown_strata_driver 400 'unknown strata volume driver "evil"' VolumeDriver.Create '{"Name":"vv","Opts":{"driver":"evil"}}'
+expect_err volume_no_plugin_through_plugin 400 'unknown strata volume driver "plugin"' VolumeDriver.Create '{"Name":"vv","Opts":{"driver":"plugin"}}'
+expect_err volume_opts_not_object 400 '"Opts" must be' VolumeDriver.Create '{"Name":"vv","Opts":["a"]}'
+expect_err volume_unknown_option 400 '"bogus"' VolumeDriver.Create '{"Name":"vv","Opts":{"bogus":"1"}}'
+expect_err volume_nfs_bad_device 400 'is not [HOST]:/EXPORT' VolumeDriver.Create '{"Name":"nv","Opts":{"type":"nfs","device":"nocolon"}}'
+expect_err volume_get_unknown 500 'v0' VolumeDriver.Get '{"Name":"v0"}'
+expect_err volume_mount_unknown 500 'v0' VolumeDriver.Mount '{"Name":"v0","ID":"abc"}'
+expect_ok volume_create VolumeDriver.Create '{"Name":"v1","Opts":{}}'
+expect_err volume_hostile_mount_id 400 "invalid mount id" VolumeDriver.Mount '{"Name":"v1","ID":"../x"}'
+expect_ok volume_mount VolumeDriver.Mount '{"Name":"v1","ID":"m1"}' '.Mountpoint | strings'
+expect_err volume_remove_in_use 500 'v1' VolumeDriver.Remove '{"Name":"v1"}'
+expect_ok volume_unmount VolumeDriver.Unmount '{"Name":"v1","ID":"m1"}'
+# the docker local driver's nfs spelling becomes strata's nfs driver's
+expect_ok volume_nfs_mapping VolumeDriver.Create '{"Name":"nv","Opts":{"type":"nfs4","device":"127.0.0.1:/srv/x","o":"rw,noatime"}}'
+expect_ok volume_nfs_mapped_options VolumeDriver.Get '{"Name":"nv"}' \
+	'.Volume.Status.Driver == "nfs" and .Volume.Status.Server == "127.0.0.1" and .Volume.Status.Export == "/srv/x"'
+expect_ok volume_list VolumeDriver.List '{}' '[.Volumes[].Name] | sort == ["nv","v1"]'
+expect_ok volume_remove VolumeDriver.Remove '{"Name":"v1"}'
+expect_ok volume_remove_nfs VolumeDriver.Remove '{"Name":"nv"}'
+expect_ok activate_after_bad_requests Plugin.Activate '' '.Implements == ["GraphDriver","VolumeDriver"]'
+
+# --------------------------------------------------------- concurrency
+
+conc() { # K: a chain of create, get, write, put, diff, remove
+	local k=$1 i out
+	for i in 1 2 3; do
+		out=$(dp_call "$N" GraphDriver.CreateReadWrite "{\"ID\":\"c$k-$i\",\"Parent\":\"l1\"}")
+		[ "${out%% *}" = 200 ] || { echo "create c$k-$i: $out"; return 1; }
+		dir=$(dp_call "$N" GraphDriver.Get "{\"ID\":\"c$k-$i\"}" | sed 's/^200 //' | jq -r .Dir)
+		echo "$k-$i" >"$dir/f-$k" || return 1
+		dp_call "$N" GraphDriver.Put "{\"ID\":\"c$k-$i\"}" >/dev/null
+		n=$(curl -s --unix-socket "$(dp_sock "$N")" -X POST -d "{\"ID\":\"c$k-$i\",\"Parent\":\"l1\"}" http://plugin/GraphDriver.Diff | tar -xOf - "f-$k")
+		[ "$n" = "$k-$i" ] || { echo "diff of c$k-$i: $n"; return 1; }
+		out=$(dp_call "$N" GraphDriver.Remove "{\"ID\":\"c$k-$i\"}")
+		[ "${out%% *}" = 200 ] || { echo "remove c$k-$i: $out"; return 1; }
+	done
+}
+pids=()
+for k in $(seq 1 8); do conc "$k" >"$T/conc-$k.log" 2>&1 & pids+=($!); done
+bad=0
+for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
+[ $bad = 0 ] && pass concurrent_requests_8_clients || fail concurrent_requests_8_clients "$bad clients failed: $(cat "$T"/conc-*.log | head -3)"
+expect_ok remove_l1 GraphDriver.Remove '{"ID":"l1"}'
+if out=$(st system check 2>&1); then pass store_checks_clean_after_bad_requests; else fail store_checks_clean_after_bad_requests "$out"; fi
+
+# ------------------------------------------------ kill -9 mid ApplyDiff
+
+mkdir -p "$T/big" && head -c 120M /dev/urandom >"$T/big/blob" && tar -C "$T/big" -cf "$T/big.tar" . && rm -rf "$T/big"
+expect_ok kill_layer_create GraphDriver.Create '{"ID":"k1"}'
+# the first 40 MB, then nothing more: the plugin is mid-apply when it is killed
+mkfifo "$T/upload"
+curl -s --unix-socket "$(dp_sock "$N")" -X POST -T - "http://plugin/GraphDriver.ApplyDiff?id=k1&parent=" \
+	<"$T/upload" >"$T/kill-apply.out" 2>&1 &
+cpid=$!
+exec 3>"$T/upload"
+head -c 40M "$T/big.tar" >&3
+for _ in $(seq 1 100); do grep -qs "docker.$N.k1" "$ROOT"/leases/*.json && break; sleep 0.1; done
+sleep 0.5
+dp_kill "$N" KILL
+exec 3>&-
+wait $cpid 2>/dev/null
+if grep -qs "docker.$N.k1" "$ROOT"/leases/*.json; then pass kill_mid_apply_left_its_lease; else fail kill_mid_apply_left_its_lease "no lease claims k1"; fi
+dp_start "$N" --root "$ROOT" -s vfs || fail plugin_restarts "$(tail -n 3 "$T/$N.log")"
+expect_ok restart_takes_up_last_init GraphDriver.Status '{}' '.Status[0][1] | strings'
+expect_ok half_applied_layer_is_gone GraphDriver.Exists '{"ID":"k1"}' '.Exists != true'
+expect_ok removal_after_kill_succeeds GraphDriver.Remove '{"ID":"k1"}'
+if out=$(st system check 2>&1); then pass store_checks_clean_after_kill; else fail store_checks_clean_after_kill "$out"; fi
+expect_ok create_after_kill GraphDriver.Create '{"ID":"k2"}'
+out=$(apply k2 "" "$T/big.tar")
+[[ $out == 200*'"Size":'* ]] && pass apply_after_kill || fail apply_after_kill "$out"
+expect_ok remove_after_apply GraphDriver.Remove '{"ID":"k2"}'
+dp_kill "$N"
+[ -z "$(mounts_under "$ROOT")" ] && pass no_mounts_left || fail no_mounts_left "$(mounts_under "$ROOT")"
+[ ! -e "$(dp_sock "$N")" ] && pass socket_removed_at_exit || fail socket_removed_at_exit "$(dp_sock "$N") is still there"
+exit $((fails > 0))
