@@ -2,7 +2,7 @@
 #   dp_start NAME ARGS...   strata docker-plugin serve --name NAME ARGS, waits until
 #                           Plugin.Activate answers on /run/docker/plugins/NAME.sock
 #   dp_kill NAME [SIG]      stops it by its pidfile (SIGTERM, or SIG) and waits
-#   dp_call NAME CALL JSON  POSTs JSON to /CALL; prints "STATUS BODY"
+#   dp_call NAME CALL JSON  POSTs JSON to /CALL; prints "STATUS BODY" (dp_curl: other bodies)
 #   graphtest_build         builds moby's graph driver suite (GOPATH mode, offline) into
 #                           $GRAPHTEST; prints why not and returns 1 when it cannot
 GRAPHTEST=$TOP/${BUILD:-build}/tests/graphtest
@@ -33,8 +33,14 @@ dp_kill() {
 
 dp_call() {
 	local name=$1 call=$2 body=${3:-}
-	curl -s --unix-socket "$(dp_sock "$name")" -X POST -w '\n%{http_code}' --data-binary "$body" \
-		"http://plugin/$call" | awk '{a[NR]=$0} END{printf "%s", a[NR]; for (i = 1; i < NR; i++) printf " %s", a[i]; print ""}'
+	dp_curl "$name" "$call" --data-binary "$body"
+}
+
+# dp_curl NAME CALL CURL-ARGS...: "STATUS BODY" of a POST with those arguments
+dp_curl() {
+	local name=$1 call=$2; shift 2
+	curl -s --unix-socket "$(dp_sock "$name")" -X POST -w '\n%{http_code}' "$@" "http://plugin/$call" |
+		awk '{a[NR]=$0} END{printf "%s", a[NR]; for (i = 1; i < NR; i++) printf " %s", a[i]; print ""}'
 }
 
 dp_cleanup() {

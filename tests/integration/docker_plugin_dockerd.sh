@@ -157,26 +157,8 @@ D volume rm nv >/dev/null 2>&1
 
 # podman through containers.conf
 if command -v podman >/dev/null; then
-	mkdir -p "$T/podman/tmp"
-	cat >"$T/podman/storage.conf" <<-EOF
-	[storage]
-	driver = "vfs"
-	graphroot = "$T/podman/graph"
-	runroot = "$T/podman/run"
-	EOF
-	cat >"$T/podman/containers.conf" <<-EOF
-	[engine]
-	cgroup_manager = "cgroupfs"
-	events_logger = "file"
-	events_logfile_path = "$T/podman/events.log"
-	tmp_dir = "$T/podman/tmp"
-	runtime = "runc"
-	[engine.volume_plugins]
-	$N = "$(dp_sock "$N")"
-	[containers]
-	default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-	netns = "none"
-	EOF
+	setup_podman "[engine.volume_plugins]
+	$N = \"$(dp_sock "$N")\""
 	if podman import "$T/base.tar" localhost/base >/dev/null 2>"$T/err" &&
 		podman volume create --driver "$N" pv >/dev/null 2>>"$T/err" &&
 		podman run --rm -v pv:/data localhost/base sh -c 'echo from-podman > /data/f' 2>>"$T/err" &&

@@ -78,27 +78,6 @@ start_dockerd() {
 	return 1
 }
 
-setup_podman() {
-	mkdir -p "$T/podman/tmp"
-	cat >"$T/podman/storage.conf" <<-EOF
-	[storage]
-	driver = "vfs"
-	graphroot = "$T/podman/graph"
-	runroot = "$T/podman/run"
-	EOF
-	cat >"$T/podman/containers.conf" <<-EOF
-	[engine]
-	cgroup_manager = "cgroupfs"
-	events_logger = "file"
-	events_logfile_path = "$T/podman/events.log"
-	tmp_dir = "$T/podman/tmp"
-	runtime = "runc"
-	[containers]
-	default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-	netns = "none"
-	EOF
-}
-
 # sha256 of each layer file of a docker-archive, in manifest order
 archive_layer_digests() { # archive.tar
 	local x=$T/x-$RANDOM

@@ -33,34 +33,10 @@ for tool in rpcbind rpc.mountd rpc.nfsd exportfs; do
 done
 
 # ------------------------------------------------------------ the server
-# Pitfalls (tests/vm and the reference recipe): without this directory nfsd
-# ends its v4 grace period at once instead of stalling the first open 90 s;
-# there is no udev and no network but loopback. The export is the NFSv4
-# root (fsid=0): v3 mounts it by its path, v4 as "/".
-server_start() {
-	rm -rf /var/lib/nfs/v4recovery
-	mkdir -p /var/lib/nfs/rpc_pipefs /run/rpcbind "$EXP"
-	mountpoint -q /proc/fs/nfsd || mount -t nfsd nfsd /proc/fs/nfsd
-	mountpoint -q /var/lib/nfs/rpc_pipefs || mount -t rpc_pipefs sunrpc /var/lib/nfs/rpc_pipefs
-	pgrep -x rpcbind >/dev/null || rpcbind -w
-	echo "$EXP 127.0.0.1(rw,no_root_squash,no_subtree_check,fsid=0,insecure)" >/etc/exports
-	: >/var/lib/nfs/etab
-	exportfs -ra
-	pgrep -x rpc.mountd >/dev/null || rpc.mountd --no-udp
-	rpc.nfsd 4
-}
-server_stop() {
-	rpc.nfsd 0
-	exportfs -ua
-	pkill -x rpc.mountd 2>/dev/null # only the guest's own, started above
-	sleep 0.5
-}
-
-modprobe nfsd 2>/dev/null
-modprobe nfsv3 2>/dev/null
-modprobe nfsv4 2>/dev/null
-ip link set lo up 2>/dev/null
-mountpoint -q "$EXP" || { mkdir -p "$EXP" && mount -t tmpfs tmpfs "$EXP"; }
+. tests/vm/guestlib.sh
+server_start() { nfs_server_start "$EXP"; }
+server_stop() { nfs_server_stop; }
+nfs_server_prepare "$EXP"
 echo served >"$EXP/served.txt"
 grep -q nfs-server.test /etc/hosts || echo "127.0.0.1 nfs-server.test" >>/etc/hosts
 t0=$(ms)
