@@ -120,6 +120,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(STATIC) $(TEST_LIB_OBJS)
 	@$(if $(Q),echo "  TEST    $@")
 	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
+# the servers' unit tests link the servers' objects (and their libraries)
+$(BUILD)/tests/test_servers: tests/unit/test_servers.c $(STATIC) $(TEST_LIB_OBJS) $(SRV_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST    $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(SRV_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS) $(SRV_LIBS)
+
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
