@@ -18,8 +18,10 @@
 
 #include "dp.h"
 #include "driver.h"
+#include "exact.h"
 #include "fs.h"
 #include "json.h"
+#include "layertar.h"
 #include "lease.h"
 #include "pathfile.h"
 #include "util.h"
@@ -33,6 +35,7 @@ struct g_call {
 	unsigned gen;
 	struct st_driver *d;
 	char id[DP_LAYER_ID_MAX], parent[DP_LAYER_ID_MAX];
+	char docker_id[DP_LAYER_ID_MAX]; /* the id as dockerd sent it */
 };
 
 static int call_begin(struct dp_server *srv, struct g_call *c, struct st_error *err)
@@ -79,6 +82,7 @@ static int call_ids(struct g_call *c, json_object *req, const char *method, bool
 		return st_error_fail(err, EINVAL, "%s: the request names no layer (ID)", method);
 	if ((r = dp_layer_id(c->srv->name, id, c->id, sizeof(c->id), err)) < 0)
 		return st_error_wrap(err, "%s", method);
+	snprintf(c->docker_id, sizeof(c->docker_id), "%s", id);
 	if (parent[0] && (r = dp_layer_id(c->srv->name, parent, c->parent, sizeof(c->parent), err)) < 0)
 		return st_error_wrap(err, "%s: parent", method);
 	return 0;
@@ -219,6 +223,8 @@ static int init_open(struct dp_server *srv, json_object *req, struct st_error *e
 	st_kvlist_free(&opts);
 	if (r >= 0)
 		r = serving_begin(srv, err);
+	if (r >= 0)
+		dp_exact_sweep(srv->lease_store, srv->name);
 	return r < 0 ? st_error_wrap(err, "GraphDriver.Init") : 0;
 }
 
@@ -302,6 +308,8 @@ static int g_remove(struct dp_server *srv, json_object *req, json_object **reply
 	/* removing what is not there succeeds, as with Docker's drivers: a
 	 * retried removal, or one after a kill that took the layer already */
 	if (st_drv_exists(c.d, c.id) && (r = st_drv_remove(c.d, c.id, err)) < 0)
+		st_error_wrap(err, "GraphDriver.Remove");
+	else if ((r = dp_exact_forget(c.s, srv->name, c.docker_id, err)) < 0)
 		st_error_wrap(err, "GraphDriver.Remove");
 	call_end(&c);
 	return r;
@@ -452,12 +460,11 @@ static int g_diff_size(struct dp_server *srv, json_object *req, json_object **re
 	return r;
 }
 
-/* Diffs are made from the files, not kept from the tar that filled the
- * layer: dockerd keeps its tar-split to give back the exact bytes. */
+/* A layer's diff is the tar that filled it, byte for byte (exact.c). */
 static int g_capabilities(struct dp_server *srv, json_object *req, json_object **reply, struct st_error *err)
 {
 	json_object *caps = json_object_new_object();
-	json_object_object_add(caps, "ReproducesExactDiffs", json_object_new_boolean(false));
+	json_object_object_add(caps, "ReproducesExactDiffs", json_object_new_boolean(true));
 	*reply = json_object_new_object();
 	json_object_object_add(*reply, "Capabilities", caps);
 	return 0;
@@ -479,10 +486,25 @@ static int diff_prepare(struct dp_server *srv, json_object *req, void **ctx, str
 	return 0;
 }
 
+/* Against its own parent, a layer that ApplyDiff filled gives back that
+ * tar; any other diff is made from the files. */
 static int diff_produce(void *ctx, struct st_writer *out, struct st_error *err)
 {
 	struct g_call *c = ctx;
-	int r = st_drv_diff(c->d, c->id, nz(c->parent), out, err);
+	char own[DP_LAYER_ID_MAX] = "";
+	int r = 0, rec = -ENOENT;
+	if (!c->parent[0] || (st_drv_parent(c->d, c->id, own, sizeof(own), err) >= 0 && !strcmp(own, c->parent)))
+		rec = dp_exact_open(c->s, c->srv->name, c->docker_id, err);
+	if (rec >= 0) {
+		int root = -1;
+		if ((r = st_drv_open_dir(c->d, c->id, &root, err)) >= 0) {
+			r = st_tarsplit_replay(rec, root, out, err);
+			st_drv_release_dir(c->d, c->id, &root);
+		}
+		close(rec);
+	} else {
+		r = st_drv_diff(c->d, c->id, nz(c->parent), out, err);
+	}
 	return r < 0 ? st_error_wrap(err, "GraphDriver.Diff") : r;
 }
 
@@ -539,9 +561,32 @@ static int apply_prepare(struct dp_server *srv, struct dp_query *q, void **ctx, 
 static int apply_consume(void *ctx, struct st_reader *in, json_object **reply, struct st_error *err)
 {
 	struct apply_call *a = ctx;
-	int64_t size = st_drv_apply(a->c.d, a->c.id, nz(a->c.parent), in, err);
-	if (size < 0)
+	struct st_tar_in tin;
+	struct dp_exact x;
+	/* a second tar on the same layer: the layer is no one tar any more */
+	int had = dp_exact_open(a->c.s, a->c.srv->name, a->c.docker_id, err);
+	if (had >= 0)
+		close(had);
+	int r = dp_exact_begin(&x, a->c.s, a->c.srv->name, a->c.docker_id, err);
+	if (r < 0)
 		return st_error_wrap(err, "GraphDriver.ApplyDiff");
+	if ((r = st_tar_in_init(&tin, in, err)) < 0) {
+		dp_exact_abort(&x);
+		return st_error_wrap(err, "GraphDriver.ApplyDiff");
+	}
+	tin.ts = x.ts;
+	int64_t size = st_drv_apply_in(a->c.d, a->c.id, nz(a->c.parent), &tin, err);
+	st_tar_in_free(&tin);
+	if (size >= 0 && had >= 0) {
+		dp_exact_abort(&x);
+		r = dp_exact_forget(a->c.s, a->c.srv->name, a->c.docker_id, err);
+	} else if (size >= 0) {
+		r = dp_exact_commit(&x, err);
+	}
+	if (size < 0 || r < 0) {
+		dp_exact_abort(&x);
+		return st_error_wrap(err, "GraphDriver.ApplyDiff");
+	}
 	*reply = json_object_new_object();
 	json_object_object_add(*reply, "Size", json_object_new_int64(size));
 	return 0;

@@ -150,6 +150,17 @@ if [[ $out == 400*'not allowed'* ]] && ! ls "$T"/../escaped-$$ "$ROOT"/escaped-$
 else
 	fail apply_hostile_tar_refused "$out"
 fi
+# ReproducesExactDiffs: the diff of an applied layer is the tar it got, byte for byte
+mkdir -p "$T/ex/a/b" && echo hi >"$T/ex/a/b/f" && ln -s f "$T/ex/a/b/l" && ln "$T/ex/a/b/f" "$T/ex/a/h" && mkfifo "$T/ex/a/p"
+tar -C "$T/ex" --format=gnu -cf "$T/ex.tar" a
+expect_ok exact_layer_create GraphDriver.Create '{"ID":"e1","Parent":"l1"}'
+out=$(apply e1 l1 "$T/ex.tar")
+curl -s --unix-socket "$(dp_sock "$N")" -X POST -d '{"ID":"e1","Parent":"l1"}' http://plugin/GraphDriver.Diff >"$T/ex-out.tar"
+[[ $out == 200* ]] && cmp -s "$T/ex.tar" "$T/ex-out.tar" && pass diff_gives_back_the_applied_tar_exactly ||
+	fail diff_gives_back_the_applied_tar_exactly "$out; $(cmp "$T/ex.tar" "$T/ex-out.tar" 2>&1)"
+expect_ok capabilities_exact_diffs GraphDriver.Capabilities '{}' '.Capabilities.ReproducesExactDiffs == true'
+expect_ok exact_layer_remove GraphDriver.Remove '{"ID":"e1"}'
+[ -z "$(ls "$ROOT/docker-plugin/$N/tar-split/")" ] && pass exact_record_goes_with_its_layer || fail exact_record_goes_with_its_layer "$(ls "$ROOT/docker-plugin/$N/tar-split/")"
 expect_ok layer_usable_after_bad_applies GraphDriver.Get '{"ID":"l1"}' '.Dir | strings'
 expect_ok put GraphDriver.Put '{"ID":"l1"}'
 expect_ok put_without_get GraphDriver.Put '{"ID":"l1"}'
