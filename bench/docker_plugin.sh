@@ -13,8 +13,8 @@
 # and the plugin protocol's own cost, one keep-alive connection, medians of
 # 2,000 calls (python3's http.client): Plugin.Activate (HTTP + JSON alone),
 # GraphDriver.Exists (a store lookup), GraphDriver.Get + Put of an overlay
-# layer (a mount and an unmount), next to `strata driver mount/unmount`
-# (a process per call) and mount(2)+umount(2) of the same overlay.
+# layer (a mount and an unmount), next to mount(2)+umount2(2) of an overlay
+# made directly.
 # Results: bench/results/docker-plugin-DATE.{tsv,md} and docker-plugin-latest.md.
 #   BUILD=build-bench bench/docker_plugin.sh [RUNS]
 set -u
@@ -127,8 +127,9 @@ pn=sbench-proto-$$
 "$BIN" docker-plugin serve -q --name "$pn" --root "$PT/store" -s overlay --graph-driver >"$PT/plugin.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 1 100); do [ -S "/run/docker/plugins/$pn.sock" ] && break; sleep 0.1; done
-python3 - "/run/docker/plugins/$pn.sock" "$PT/home" >"$PT/proto.tsv" <<'EOF'
-import http.client, json, socket, sys, time, statistics
+mkdir -p "$PT/raw"/{l,u,w,m}
+python3 - "/run/docker/plugins/$pn.sock" "$PT/home" "$PT/raw" >"$PT/proto.tsv" <<'EOF'
+import ctypes, http.client, json, os, socket, sys, time, statistics
 class Conn(http.client.HTTPConnection):
     def __init__(self, path):
         super().__init__("plugin")
@@ -162,23 +163,16 @@ measure("GraphDriver.Get+Put", lambda: (call("GraphDriver.Get", {"ID": "rw"}), c
 call("GraphDriver.Remove", {"ID": "rw"})
 call("GraphDriver.Remove", {"ID": "base"})
 call("GraphDriver.Cleanup", {})
+# the same overlay mount made directly: mount(2) + umount2(2)
+libc = ctypes.CDLL(None, use_errno=True)
+raw = sys.argv[3]
+opts = f"lowerdir={raw}/l,upperdir={raw}/u,workdir={raw}/w".encode()
+def bare():
+    if libc.mount(b"overlay", f"{raw}/m".encode(), b"overlay", 0, opts) != 0:
+        raise SystemExit(f"mount: {os.strerror(ctypes.get_errno())}")
+    libc.umount2(f"{raw}/m".encode(), 0)
+measure("mount(2)+umount2(2) of an overlay", bare, 500)
 EOF
-# the same mount through the CLI, and bare mount(2)
-S="$BIN --root $PT/cli -s overlay"
-$S driver create base >/dev/null && $S driver create --rw --parent base rw >/dev/null
-ts=()
-for _ in $(seq 1 50); do
-	t0=$(now); $S driver mount rw >/dev/null; $S driver unmount rw >/dev/null; t1=$(now)
-	ts+=($((($t1 - t0) / 1000)))
-done
-printf 'strata driver mount+unmount (CLI)\t%s\n' "$(echo "${ts[@]}" | median)" >>"$PT/proto.tsv"
-mkdir -p "$PT/raw"/{l,u,w,m}
-ts=()
-for _ in $(seq 1 200); do
-	t0=$(now); mount -t overlay overlay -o "lowerdir=$PT/raw/l,upperdir=$PT/raw/u,workdir=$PT/raw/w" "$PT/raw/m"; umount "$PT/raw/m"; t1=$(now)
-	ts+=($((($t1 - t0) / 1000)))
-done
-printf 'mount(2)+umount(2) of an overlay\t%s\n' "$(echo "${ts[@]}" | median)" >>"$PT/proto.tsv"
 
 # ------------------------------------------------------------ report
 MD=${TSV%.tsv}.md
