@@ -85,7 +85,8 @@ static int nfs_opts(const char *name, json_object *o, struct st_kvlist *out, str
 				return st_error_fail(err, EINVAL,
 						     "VolumeDriver.Create: volume \"%s\": nfs device \"%s\" is not [HOST]:/EXPORT",
 						     name, val);
-			snprintf(host, sizeof(host), "%.*s", (int)(colon - val), val);
+			if (colon > val) /* else the host comes from o=addr= */
+				snprintf(host, sizeof(host), "%.*s", (int)(colon - val), val);
 			export_ = colon + 1;
 		} else if (!strcmp(k, "o")) {
 			_cleanup_free_ char *copy = st_strdup(val);

@@ -184,6 +184,11 @@ expect_ok volume_unmount VolumeDriver.Unmount '{"Name":"v1","ID":"m1"}'
 expect_ok volume_nfs_mapping VolumeDriver.Create '{"Name":"nv","Opts":{"type":"nfs4","device":"127.0.0.1:/srv/x","o":"rw,noatime"}}'
 expect_ok volume_nfs_mapped_options VolumeDriver.Get '{"Name":"nv"}' \
 	'.Volume.Status.Driver == "nfs" and .Volume.Status.Server == "127.0.0.1" and .Volume.Status.Export == "/srv/x"'
+# the host in o=addr=, whatever the order of the options
+expect_ok volume_nfs_mapping_addr_in_o VolumeDriver.Create '{"Name":"nv2","Opts":{"o":"addr=127.0.0.2,vers=3,ro","device":":/srv/y","type":"nfs"}}'
+expect_ok volume_nfs_mapped_addr_in_o VolumeDriver.Get '{"Name":"nv2"}' \
+	'.Volume.Status.Server == "127.0.0.2" and .Volume.Status.Export == "/srv/y" and .Volume.Status.Version == "3"'
+expect_ok volume_remove_nfs2 VolumeDriver.Remove '{"Name":"nv2"}'
 expect_ok volume_list VolumeDriver.List '{}' '[.Volumes[].Name] | sort == ["nv","v1"]'
 expect_ok volume_remove VolumeDriver.Remove '{"Name":"v1"}'
 expect_ok volume_remove_nfs VolumeDriver.Remove '{"Name":"nv"}'
