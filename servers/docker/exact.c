@@ -80,13 +80,20 @@ void dp_exact_abort(struct dp_exact *x)
 	x->fd = x->dfd = -1;
 }
 
+/* The records' directory and the name of docker_id's record in it. */
+static int record_at(struct st_store *s, const char *plugin, const char *docker_id, char *name, size_t len,
+		     struct st_error *err)
+{
+	snprintf(name, len, "%s.gz", docker_id);
+	return exact_dir(s, plugin, err);
+}
+
 int dp_exact_open(struct st_store *s, const char *plugin, const char *docker_id, struct st_error *err)
 {
 	char name[DP_NAME_MAX + 160];
-	_cleanup_close_ int dfd = exact_dir(s, plugin, err);
+	_cleanup_close_ int dfd = record_at(s, plugin, docker_id, name, sizeof(name), err);
 	if (dfd < 0)
 		return dfd;
-	snprintf(name, sizeof(name), "%s.gz", docker_id);
 	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	return fd < 0 ? -errno : fd;
 }
@@ -94,10 +101,9 @@ int dp_exact_open(struct st_store *s, const char *plugin, const char *docker_id,
 int dp_exact_forget(struct st_store *s, const char *plugin, const char *docker_id, struct st_error *err)
 {
 	char name[DP_NAME_MAX + 160];
-	_cleanup_close_ int dfd = exact_dir(s, plugin, err);
+	_cleanup_close_ int dfd = record_at(s, plugin, docker_id, name, sizeof(name), err);
 	if (dfd < 0)
 		return dfd;
-	snprintf(name, sizeof(name), "%s.gz", docker_id);
 	if (unlinkat(dfd, name, 0) < 0 && errno != ENOENT)
 		return st_error_set(err, errno, "remove the tar-split record of layer \"%s\"", docker_id);
 	return 0;
