@@ -24,47 +24,71 @@ fi
 
 # ------------------------------------------------------------ graphtest
 
-graphtest_driver() { # DRIVER ROOT: ROOT's directory is on the driver's filesystem
-	local d=$1 dir name=dpgt-$d-$$ opts=() quota=0
+graphtest_driver() { # DRIVER ROOT [LABEL QUOTA]: ROOT's directory is on the driver's filesystem
+	local d=$1 dir label=${3:-$1} quota=${4:-0} opts=()
+	local name=dpgt-$label-$$
 	dir=$(dirname "$2")
 	[ -n "${STRATA_TEST_DRIVER_OPTS:-}" ] && for o in ${STRATA_TEST_DRIVER_OPTS//,/ }; do opts+=(--storage-opt "$o"); done
 	[ "$d" = btrfs ] && quota=1
 	if ! dp_start "$name" --graph-driver -s "$d" "${opts[@]}"; then
-		fail "graphtest/$d" "the plugin did not start"
+		fail "graphtest/$label" "the plugin did not start"
 		return
 	fi
 	(cd "$dir" && TMPDIR=$dir STRATA_GRAPHTEST_PLUGIN=$name STRATA_GRAPHTEST_QUOTA=$quota \
-		timeout 600 "$GRAPHTEST" -test.v -test.count=1 >"$T/graphtest-$d.log" 2>&1)
+		timeout 600 "$GRAPHTEST" -test.v -test.count=1 >"$T/graphtest-$label.log" 2>&1)
 	local rc=$? n=0 t
-	for t in $(sed -n 's/^--- PASS: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log"); do
-		pass "graphtest/$d/$t"
+	for t in $(sed -n 's/^--- PASS: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$label.log"); do
+		pass "graphtest/$label/$t"
 		n=$((n + 1))
 	done
-	for t in $(sed -n 's/^--- FAIL: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log"); do
-		fail "graphtest/$d/$t" "$(grep -v '^time=' "$T/graphtest-$d.log" | grep -A3 -- "--- FAIL: $t" | tail -n 3 | tr '\n' ' ')"
+	for t in $(sed -n 's/^--- FAIL: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$label.log"); do
+		fail "graphtest/$label/$t" "$(grep -v '^time=' "$T/graphtest-$label.log" | grep -A3 -- "--- FAIL: $t" | tail -n 3 | tr '\n' ' ')"
 	done
 	while read -r t; do
 		# the quota case where the driver has no quota; any other skip is a
 		# plugin that moby's lookup could not use: a failure
 		if [ "$t" = TestStrataSetQuota ] && [ $quota = 0 ]; then
-			skip "graphtest/$d/$t" "strata's $d driver has no quota on this filesystem"
+			skip "graphtest/$label/$t" "strata's $d driver has no quota on this filesystem"
 		else
-			fail "graphtest/$d/$t" "skipped: $(grep -v '^time=' "$T/graphtest-$d.log" | grep -B3 -- "--- SKIP: $t" | head -n 3 | tr '\n' ' ')"
+			fail "graphtest/$label/$t" "skipped: $(grep -v '^time=' "$T/graphtest-$label.log" | grep -B3 -- "--- SKIP: $t" | head -n 3 | tr '\n' ' ')"
 		fi
-	done < <(sed -n 's/^--- SKIP: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$d.log")
+	done < <(sed -n 's/^--- SKIP: \([A-Za-z0-9_]*\).*/\1/p' "$T/graphtest-$label.log")
 	if [ $rc != 0 ] && [ $n = 0 ]; then
-		fail "graphtest/$d" "exit $rc: $(tail -n 3 "$T/graphtest-$d.log" | tr '\n' ' ')"
+		fail "graphtest/$label" "exit $rc: $(tail -n 3 "$T/graphtest-$label.log" | tr '\n' ' ')"
 	fi
 	dp_kill "$name"
-	[ -z "$(mounts_under "$dir/")" ] || fail "graphtest/$d/no_mounts_left" "$(mounts_under "$dir/" | head -3)"
+	[ -z "$(mounts_under "$dir/")" ] || fail "graphtest/$label/no_mounts_left" "$(mounts_under "$dir/" | head -3)"
 }
 
 # the VM guest runs the binary the host built (tests/vm/guest-docker-plugin.sh)
+# overlay's quota case needs project quotas: xfs mounted prjquota, on a loop image
+graphtest_overlay_prjquota() {
+	if ! grep -qw overlay /proc/filesystems || ! command -v mkfs.xfs >/dev/null || [ ! -e /dev/loop-control ]; then
+		skip graphtest/overlay-xfs-prjquota "needs overlay, mkfs.xfs (xfsprogs) and loop devices"
+		return
+	fi
+	mkdir -p "$T/xfs" && truncate -s 1G "$T/xfs.img" && mkfs.xfs -q "$T/xfs.img" ||
+		{ fail graphtest/overlay-xfs-prjquota "mkfs.xfs failed"; return; }
+	if ! mount -o loop,prjquota "$T/xfs.img" "$T/xfs" 2>/dev/null; then
+		if mount -o loop "$T/xfs.img" "$T/xfs" 2>/dev/null; then
+			umount "$T/xfs"
+			skip graphtest/overlay-xfs-prjquota "xfs mounts here, but not with prjquota (kernel $(uname -r) has no XFS quota; the VM runs it)"
+		else
+			fail graphtest/overlay-xfs-prjquota "cannot mount an xfs image"
+		fi
+		return
+	fi
+	mkdir -p "$T/xfs/gt"
+	graphtest_driver overlay "$T/xfs/gt/root" overlay-xfs-prjquota 1
+	umount "$T/xfs"
+}
 if [ -n "${STRATA_VM:-}" ] && [ -x "$GRAPHTEST" ]; then
 	for_each_driver graphtest_driver
+	[ "${DP_OVERLAY_PRJQUOTA:-0}" = 1 ] && graphtest_overlay_prjquota
 elif why=$(graphtest_build); then
 	pass graphtest_builds_offline
 	for_each_driver graphtest_driver
+	[ -z "${STRATA_TEST_DRIVERS:-}" ] && graphtest_overlay_prjquota
 else
 	skip graphtest "$why"
 fi
