@@ -3,9 +3,11 @@
  * replays it against the layer's files: the very tar dockerd sent, byte for
  * byte. So the graph driver reports ReproducesExactDiffs, and dockerd keeps
  * no tar-split of its own. Records live in <root>/docker-plugin/NAME/
- * tar-split/ID.gz, written under a temporary name and renamed once the
- * apply succeeded; Remove drops them, and Init sweeps temporaries and
- * records whose layer is gone (a kill between the two). */
+ * tar-split/ID.gz, written as .applying-ID while the tar goes in (one apply
+ * of a layer at a time; the file also says the layer is not dockerd's yet,
+ * see holders.c) and renamed once the apply succeeded; Remove drops them,
+ * and Init sweeps what a killed apply left and records whose layer is gone
+ * (a kill between the two). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -36,16 +38,19 @@ static int exact_dir(struct st_store *s, const char *plugin, struct st_error *er
 int dp_exact_begin(struct dp_exact *x, struct st_store *s, const char *plugin, const char *docker_id,
 		   struct st_error *err)
 {
-	char rnd[17];
 	memset(x, 0, sizeof(x[0]));
 	x->dfd = x->fd = -1;
 	if ((x->dfd = exact_dir(s, plugin, err)) < 0)
 		return x->dfd;
-	st_random_hex(rnd, 8);
 	snprintf(x->name, sizeof(x->name), "%s.gz", docker_id);
-	snprintf(x->tmp, sizeof(x->tmp), ".tmp-%s-%s", docker_id, rnd);
+	snprintf(x->tmp, sizeof(x->tmp), "%s%s", DP_APPLYING, docker_id);
 	x->fd = openat(x->dfd, x->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (x->fd < 0 || st_tarsplit_new(x->fd, &x->ts) < 0) {
+	if (x->fd < 0 && errno == EEXIST) {
+		x->tmp[0] = '\0'; /* the other apply's */
+		dp_exact_abort(x);
+		return st_error_fail(err, EBUSY, "layer \"%s\": another ApplyDiff of it is running", docker_id);
+	}
+	if (x->fd < 0 || fsync(x->fd) < 0 || st_fsync_dir(x->dfd) < 0 || st_tarsplit_new(x->fd, &x->ts) < 0) {
 		int r = st_error_set(err, x->fd < 0 ? errno : ENOMEM, "tar-split record of layer \"%s\"", docker_id);
 		dp_exact_abort(x);
 		return r;
@@ -109,6 +114,15 @@ int dp_exact_forget(struct st_store *s, const char *plugin, const char *docker_i
 	return 0;
 }
 
+bool dp_exact_applying(struct st_store *s, const char *plugin, const char *docker_id)
+{
+	char name[DP_NAME_MAX + 160];
+	struct st_error e;
+	_cleanup_close_ int dfd = exact_dir(s, plugin, &e);
+	snprintf(name, sizeof(name), "%s%s", DP_APPLYING, docker_id);
+	return dfd >= 0 && faccessat(dfd, name, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 void dp_exact_sweep(struct st_store *s, const char *plugin)
 {
 	struct st_error e;
@@ -119,7 +133,7 @@ void dp_exact_sweep(struct st_store *s, const char *plugin)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char id[160], drv[200];
-		bool drop = st_str_has_prefix(names[i], ".tmp-");
+		bool drop = st_str_has_prefix(names[i], DP_APPLYING);
 		if (!drop && st_str_has_suffix(names[i], ".gz")) {
 			snprintf(id, sizeof(id), "%.*s", (int)(strlen(names[i]) - 3), names[i]);
 			drop = dp_layer_id(plugin, id, drv, sizeof(drv), &e) < 0 || !st_drv_exists(st_store_driver(s), drv);

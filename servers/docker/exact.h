@@ -6,6 +6,9 @@
 
 struct st_tarsplit;
 
+/* The record being written while layer ID is applied: ".applying-ID". */
+#define DP_APPLYING ".applying-"
+
 /* A record being written while a tar is applied. */
 struct dp_exact {
 	int dfd, fd;
@@ -22,7 +25,9 @@ void dp_exact_abort(struct dp_exact *x);
 /* The record's fd, or -ENOENT when the layer has none. */
 int dp_exact_open(struct st_store *s, const char *plugin, const char *docker_id, struct st_error *err);
 int dp_exact_forget(struct st_store *s, const char *plugin, const char *docker_id, struct st_error *err);
-/* Temporaries, and records of layers that are gone. */
+/* Is an ApplyDiff of the layer running (or was one killed)? */
+bool dp_exact_applying(struct st_store *s, const char *plugin, const char *docker_id);
+/* What killed applies left, and records of layers that are gone. */
 void dp_exact_sweep(struct st_store *s, const char *plugin);
 
 #endif

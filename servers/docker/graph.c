@@ -145,9 +145,11 @@ static bool id_maps_empty(json_object *req, const char *key)
 	       (json_object_is_type(a, json_type_array) && json_object_array_length(a) == 0);
 }
 
-/* A dockerd that (re)starts holds none of the mounts a previous one took:
- * its containers are stopped. The counts they left are dropped. */
-static void init_forget_mounts(struct dp_server *srv)
+/* The mounts of the plugin's layers, all dropped: a dockerd that (re)starts
+ * holds none of those a previous one took (its containers are stopped), and
+ * Cleanup releases all a driver has mounted (as Docker's drivers unmount
+ * their home). */
+static void forget_mounts(struct dp_server *srv, const char *method)
 {
 	struct g_call c;
 	struct st_error e;
@@ -160,7 +162,7 @@ static void init_forget_mounts(struct dp_server *srv)
 	if (st_drv_record_ids(c.d, "mounts", &ids, &n, &e) >= 0) {
 		for (size_t i = 0; i < n; i++)
 			if (st_str_has_prefix(ids[i], prefix) && st_drv_mount_reset(c.d, ids[i], &e) < 0 && !srv->cfg.quiet)
-				fprintf(stderr, "strata docker-plugin: GraphDriver.Init: %s\n", e.msg);
+				fprintf(stderr, "strata docker-plugin: %s: %s\n", method, e.msg);
 		st_strv_free(ids, n);
 	}
 	call_end(&c);
@@ -233,7 +235,7 @@ static int g_init(struct dp_server *srv, json_object *req, json_object **reply, 
 	int r = init_open(srv, req, err);
 	if (r < 0)
 		return r;
-	init_forget_mounts(srv);
+	forget_mounts(srv, "GraphDriver.Init");
 	/* dockerd inits once, at its start: a plugin restarted under a running
 	 * dockerd takes up where it was from this record */
 	size_t len;
@@ -406,9 +408,10 @@ static int g_metadata(struct dp_server *srv, json_object *req, json_object **rep
 	return r;
 }
 
-/* dockerd stops: no Init to replay any more. */
+/* dockerd stops: its mounts go, and there is no Init to replay any more. */
 static int g_cleanup(struct dp_server *srv, json_object *req, json_object **reply, struct st_error *err)
 {
+	forget_mounts(srv, "GraphDriver.Cleanup");
 	dp_graph_stop(srv);
 	if (unlink(srv->state) < 0 && errno != ENOENT)
 		return st_error_set(err, errno, "GraphDriver.Cleanup: \"%s\"", srv->state);
