@@ -18,7 +18,14 @@ PKGS=(
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
 	docker.io podman skopeo
 	# docker plugin tests (tests/integration/docker_plugin.sh): moby's graph driver suite, built offline
-	golang-go golang-github-docker-docker-dev
+	# in GOPATH mode from Debian's Go sources (graphtest, its plugin client, and what they import)
+	golang-go golang-github-docker-docker-dev golang-github-vbatts-tar-split-dev
+	golang-github-gotestyourself-gotest.tools-dev golang-github-google-go-cmp-dev
+	golang-github-containerd-continuity-dev golang-github-containerd-containerd-dev golang-github-moby-sys-dev
+	golang-github-docker-go-connections-dev golang-github-docker-go-units-dev golang-golang-x-sys-dev
+	golang-golang-x-net-dev golang-github-opencontainers-image-spec-dev golang-github-opencontainers-runc-dev
+	golang-github-opencontainers-go-digest-dev golang-github-gogo-protobuf-dev golang-github-sirupsen-logrus-dev
+	golang-github-pkg-errors-dev
 	# registry tests (tests/integration/registry.sh): a real OCI registry, htpasswd for its basic auth
 	docker-registry apache2-utils
 	# benchmarks (strata bench --plot, bench/peers.sh): plots, the remaining peer
