@@ -100,7 +100,10 @@ static enum MHD_Result send_err(struct dp_server *srv, struct MHD_Connection *co
 				const struct st_error *err)
 {
 	const char *msg = err->msg[0] ? err->msg : strerror(err->code ? err->code : EIO);
-	log_failure(srv, path, status, msg);
+	/* dockerd asks every volume plugin for a name before it creates or
+	 * finds a volume: "no such volume" there is an answer, not a failure */
+	if (!(err->code == ENOENT && !strcmp(path, "/VolumeDriver.Get")))
+		log_failure(srv, path, status, msg);
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "Err", json_object_new_string(msg));
 	return send_json(conn, status, o);
