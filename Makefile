@@ -24,6 +24,8 @@ DRIVERS := $(foreach d,$(DRIVER_ORDER),$(if $(wildcard drivers/$(d)/*.c),$(d)))
 VOLUME_ORDER := local nfs plugin
 VOLDRIVERS := $(foreach d,$(VOLUME_ORDER),$(if $(wildcard volume-drivers/$(d)/*.c),$(d)))
 
+# Evaluated when the Makefile is read: `make demo` and `make check` install the
+# packages first and then build in a second make that reads them (see below).
 PKGS := libarchive json-c libcrypto mount libcurl devmapper libbtrfsutil zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -68,6 +70,14 @@ SHARED := $(BUILD)/libstrata.so.$(VERSION)
 BIN    := $(BUILD)/strata
 
 all: $(STATIC) $(SHARED) $(BIN) $(BUILD)/strata.pc
+
+# a build without the -dev packages stops with what is missing, not a compiler error
+pkgcheck:
+	@pkg-config --exists $(PKGS) 2>/dev/null || { \
+	  echo "strata: missing development packages: $$(pkg-config --print-errors --exists $(PKGS) 2>&1 | head -n 3 | tr '\n' ' ')"; \
+	  echo "strata: run 'make deps' as root (or 'make demo' / 'make check', which install them first)"; exit 1; }
+
+$(LIB_OBJS) $(CLI_OBJS) $(TEST_LIB_OBJS): | pkgcheck
 
 $(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
@@ -144,6 +154,8 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
 deps:
 	@scripts/deps.sh
 
+# demo, check and check-vm install their packages first and then build in a new
+# make, which reads pkg-config's answers only now that the -dev packages are there.
 # every suite: unit, conformance per driver, integration, VM
 check: deps
 	$(MAKE) tests
@@ -153,10 +165,13 @@ check: deps
 check-host: tests
 	BUILD=$(BUILD) STRATA_SKIP_VM=1 tests/run.sh
 
-check-vm: deps tests
+check-vm: deps
+	$(MAKE) tests
 	BUILD=$(BUILD) tests/vm/check-vm.sh
 
-demo: deps all
+demo:
+	@scripts/deps.sh demo
+	$(MAKE) all
 	BUILD=$(BUILD) scripts/demo.sh
 
 install: all
@@ -175,4 +190,4 @@ clean:
 
 FORCE:
 
-.PHONY: all tests deps check check-host check-vm demo install clean fuzz fuzz-bins FORCE
+.PHONY: pkgcheck all tests deps check check-host check-vm demo install clean fuzz fuzz-bins FORCE
