@@ -21,8 +21,8 @@ DEMO_PKGS=(
 TEST_PKGS=(
 	# tests: filesystems on loop devices, tools to inspect them
 	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc debootstrap curl
-	# what the suites call to look at and make their inputs (file types, zstd archives, TLS certificates)
-	file zstd openssl
+	# what the suites call (file types, zstd archives, TLS certificates, pgrep, the tree's version)
+	file zstd openssl procps git
 	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
