@@ -47,11 +47,15 @@ ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Iinclude -Icore -Icore/builder \
+# core/ headers are named from core/ ("store/store.h"): the layer shows at the
+# include site. Every object also gets a .d file of the headers it includes.
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Iinclude -Icore \
 	-Ivolume-drivers $(PKG_CFLAGS) $(CFLAGS)
+DEPFLAGS = -MMD -MP -MF $@.d
 
 # EXCLUDE='pattern%' leaves sources out (e.g. someone else's unfinished work)
-LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/builder/*.c)) \
+# core/ is one folder per subsystem (docs/ARCHITECTURE.md)
+LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/*/*.c)) \
 	$(foreach d,$(DRIVERS),$(wildcard drivers/$(d)/*.c)) \
 	$(foreach d,$(VOLDRIVERS),$(wildcard volume-drivers/$(d)/*.c)) \
 	$(wildcard volume-drivers/*.c))
@@ -79,10 +83,10 @@ pkgcheck:
 
 $(LIB_OBJS) $(CLI_OBJS) $(TEST_LIB_OBJS): | pkgcheck
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h tests/lib/*.h)
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # the driver tables, generated from the directories present (or DRIVERS=...)
 $(BUILD)/gen/registry.c: FORCE
@@ -122,12 +126,12 @@ $(BUILD)/strata.pc: strata.pc.in Makefile
 $(BUILD)/tests/%: tests/unit/%.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 tests: all $(UNIT_BINS) $(CONF_BIN)
 
@@ -149,7 +153,7 @@ $(BUILD)/tests/test_fuzz_corpus: $(FUZZ_SRCS) tests/fuzz/fuzz_common.h
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
 deps:
 	@scripts/deps.sh
@@ -187,6 +191,10 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# the headers each object was built from (gcc -MMD)
+-include $(wildcard $(addsuffix .d,$(LIB_OBJS) $(CLI_OBJS) $(TEST_LIB_OBJS) $(UNIT_BINS) $(CONF_BIN) \
+	$(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))))
 
 FORCE:
 

@@ -15,9 +15,9 @@
 
 #include <json-c/json.h>
 
-#include "bench.h"
+#include "bench/bench.h"
 #include "cli.h"
-#include "driver.h"
+#include "store/store.h"
 
 extern char **environ;
 

@@ -11,7 +11,7 @@
 #include <json-c/json.h>
 
 #include "cli.h"
-#include "container.h"
+#include "container/container.h"
 
 #define CREATE_OPTS \
 	{"name", required_argument, 0, 'n'}, {"env", required_argument, 0, 'e'}, \

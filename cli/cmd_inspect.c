@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "cli.h"
-#include "container.h"
+#include "container/container.h"
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
 {

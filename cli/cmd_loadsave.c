@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "image_io.h"
+#include "image/image.h"
 
 int cmd_load(struct cli *c, int argc, char **argv)
 {

@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "registry.h"
+#include "registry/registry.h"
 
 /* ------------------------------------------------------------- progress */
 

@@ -11,17 +11,12 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "build.h"
-#include "digest.h"
+#include "builder/builder.h"
+#include "base/base.h"
 #include "dockerfile.h"
-#include "driver.h"
-#include "fs.h"
-#include "image.h"
-#include "json.h"
-#include "lease.h"
-#include "runtime.h"
-#include "store.h"
-#include "util.h"
+#include "store/store.h"
+#include "image/image.h"
+#include "container/container.h"
 
 struct stage {
 	char *name;

@@ -4,12 +4,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "build.h"
-#include "digest.h"
-#include "fs.h"
-#include "json.h"
-#include "store.h"
-#include "util.h"
+#include "builder/builder.h"
+#include "base/base.h"
+#include "store/store.h"
 
 const char *st_state_text(const struct st_build_state *st, size_t *len)
 {

@@ -16,7 +16,7 @@
 
 #include "df_internal.h"
 #include "dockerfile.h"
-#include "util.h"
+#include "base/base.h"
 
 /* ------------------------------------------------------------ tables */
 

@@ -6,7 +6,7 @@
 
 #include "df_internal.h"
 #include "dockerfile.h"
-#include "util.h"
+#include "base/base.h"
 
 /* Go's path.Clean: "//" -> "/", "." elements dropped, ".." resolved
  * lexically, no trailing slash, "" -> ".". */

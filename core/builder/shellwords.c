@@ -10,7 +10,7 @@
 
 #include "df_internal.h"
 #include "dockerfile.h"
-#include "util.h"
+#include "base/base.h"
 
 struct sw {
 	const char *p, *end;

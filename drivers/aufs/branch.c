@@ -9,7 +9,7 @@
 #include <inttypes.h>
 
 #include "aufs.h"
-#include "util.h"
+#include "base/base.h"
 
 bool aufs_branch_path_ok(const char *path)
 {

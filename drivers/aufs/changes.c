@@ -12,10 +12,8 @@
 #include <sys/stat.h>
 
 #include "aufs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "layertar.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
 
 bool aufs_is_meta(const char *name)
 {

@@ -11,9 +11,7 @@
 #include <sys/stat.h>
 
 #include "aufs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "util.h"
+#include "base/base.h"
 
 struct plink_walk {
 	struct st_hashmap by_ino; /* "<union ino>" -> plnk entry name */

@@ -9,9 +9,8 @@
 #include <sys/stat.h>
 
 #include "aufs.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
 
 struct norm {
 	struct st_error *err;

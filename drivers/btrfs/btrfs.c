@@ -20,10 +20,9 @@
 #include <libmount.h>
 
 #include "btrfs.h"
-#include "driver.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
+#include "store/store.h"
+#include "base/base.h"
+#include "archive/archive.h"
 
 static int btrfs_probe(const char *home, char *reason, size_t len)
 {

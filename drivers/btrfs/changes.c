@@ -29,10 +29,8 @@
 #include <linux/btrfs_tree.h>
 
 #include "btrfs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "layertar.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
 
 static bool has_nested(int fd)
 {

@@ -11,8 +11,7 @@
 #include <linux/btrfs_tree.h>
 
 #include "btrfs.h"
-#include "fs.h"
-#include "util.h"
+#include "base/base.h"
 
 /* The limit value that removes a limit (the kernel's CLEAR_VALUE). */
 #define QGROUP_LIMIT_CLEAR ((__u64)-1)

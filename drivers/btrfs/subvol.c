@@ -11,8 +11,7 @@
 #include <libmount.h>
 
 #include "btrfs.h"
-#include "fs.h"
-#include "util.h"
+#include "base/base.h"
 
 /* The root directory of every subvolume has this inode number. */
 #define BTRFS_SUBVOL_ROOT_INO 256

@@ -41,11 +41,8 @@
 #include <sys/wait.h>
 
 #include "devmapper.h"
-#include "driver.h"
-#include "fs.h"
-#include "json.h"
-#include "lock.h"
-#include "util.h"
+#include "store/store.h"
+#include "base/base.h"
 
 extern char **environ;
 

@@ -11,7 +11,7 @@
 #include <sys/sysmacros.h>
 
 #include "devmapper.h"
-#include "util.h"
+#include "base/base.h"
 
 /* the last error libdevmapper logged in this thread */
 static __thread char dmlib_last[512];

@@ -8,7 +8,7 @@
 #include <sys/sysmacros.h>
 
 #include "devmapper.h"
-#include "util.h"
+#include "base/base.h"
 
 int dmloop_attach(int file_fd, const char *file_name, dev_t *rdev, struct st_error *err)
 {

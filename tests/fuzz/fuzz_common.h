@@ -22,8 +22,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "fs.h"
+#include "store/store.h"
+#include "base/base.h"
 #include "strata.h"
 
 struct fz_store {

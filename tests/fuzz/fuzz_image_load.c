@@ -9,8 +9,8 @@
 #include <sys/mman.h>
 
 #include "fuzz_common.h"
-#include "image_io.h"
-#include "json.h"
+#include "image/image.h"
+#include "base/base.h"
 
 static struct fz_store fil_store;
 

@@ -10,7 +10,7 @@
  * tests/fuzz/corpus/layer_apply/ (seeded from tests/hostile/make-layers.py).
  *   make fuzz   (clang -fsanitize=fuzzer,address; see scripts/fuzz.sh) */
 #include "fuzz_common.h"
-#include "layertar.h"
+#include "archive/archive.h"
 
 static struct fz_store fla_store;
 

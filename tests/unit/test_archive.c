@@ -14,12 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "layertar.h"
+#include "base/base.h"
+#include "archive/archive.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 

@@ -19,13 +19,12 @@
 #include <unistd.h>
 
 #include "../../drivers/aufs/aufs.h"
-#include "driver.h"
-#include "fs.h"
-#include "layertar.h"
+#include "store/store.h"
+#include "base/base.h"
+#include "archive/archive.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 extern const struct st_driver_ops st_aufs_driver;
 

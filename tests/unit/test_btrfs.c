@@ -18,11 +18,10 @@
 #include <unistd.h>
 
 #include "../../drivers/btrfs/btrfs.h"
-#include "driver.h"
-#include "fs.h"
+#include "store/store.h"
+#include "base/base.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 static char home[PATH_MAX];

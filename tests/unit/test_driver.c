@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "store/store.h"
 #include "testlib.h"
-#include "util.h"
+#include "base/base.h"
 
 static char *tmp;
 static char home[PATH_MAX];

@@ -14,10 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *root;
 static struct st_store *store;

@@ -21,7 +21,7 @@
 #include <json-c/json.h>
 
 #include "../../drivers/overlay/overlay.h"
-#include "util.h"
+#include "base/base.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"

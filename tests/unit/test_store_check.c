@@ -13,18 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "container.h"
-#include "driver.h"
-#include "fs.h"
-#include "json.h"
-#include "lease.h"
-#include "store.h"
-#include "store_check.h"
-#include "system.h"
+#include "builder/builder.h"
+#include "container/container.h"
+#include "store/store.h"
+#include "base/base.h"
+#include "system/system.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *root;
 static struct st_store *store;

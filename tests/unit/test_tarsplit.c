@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layertar.h"
+#include "archive/archive.h"
 #include "tartest.h"
 #include "testlib.h"
 

@@ -4,9 +4,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "digest.h"
+#include "base/base.h"
 #include "testlib.h"
-#include "util.h"
 
 START_TEST(test_error_chain_reads_outer_to_inner)
 {
