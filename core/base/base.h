@@ -175,10 +175,9 @@ bool st_is_mountpoint(const char *path);
 /* Make absolute "/proc/self/fd/N/name" for the l*xattr family. */
 void st_fd_path(char *buf, size_t len, int dirfd, const char *name);
 
-/* Removing a directory tree with a helper thread (see rmtree.c); the
- * engine of st_rm_rf_at. mnt: the mount id the tree must not leave (0: no
- * check). A missing name is not an error. */
-int st_rm_tree_at(int dirfd, const char *name, uint64_t mnt, struct st_error *err);
+/* Backing filesystem name of a directory ("ext4", "btrfs", "tmpfs"...). */
+const char *st_fs_name(int dirfd);
+bool st_fs_supports_d_type(int dirfd);
 
 /* Finishing new regular files on worker threads: their data (from memory or
  * copied from another file) and metadata (owner, mode, xattrs, times, in

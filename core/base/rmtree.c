@@ -1,4 +1,4 @@
-/* Removing a directory tree on two threads (st_rm_rf_at's work for big
+/* Removing directory trees: st_rm_rf_at (on two threads for big
  * trees: a layer's 20,000 files). Directories are tasks on a shared stack:
  * whoever takes one lists it, unlinks its non-directories and pushes its
  * subdirectories; a directory is removed when its own listing and all its
@@ -202,7 +202,9 @@ static void *rm_helper(void *arg)
 	return NULL;
 }
 
-int st_rm_tree_at(int dirfd, const char *name, uint64_t mnt, struct st_error *err)
+/* mnt: the mount id the tree must not leave (0: no check). A missing name
+ * is not an error. */
+static int rm_tree_at(int dirfd, const char *name, uint64_t mnt, struct st_error *err)
 {
 	struct rm_tree rt = {.top_dirfd = dirfd, .mnt = mnt};
 	pthread_mutex_init(&rt.mu, NULL);
@@ -230,5 +232,45 @@ int st_rm_tree_at(int dirfd, const char *name, uint64_t mnt, struct st_error *er
 out:
 	pthread_cond_destroy(&rt.cv);
 	pthread_mutex_destroy(&rt.mu);
+	return r;
+}
+
+/* ------------------------------------------------------------- removal */
+
+int st_rm_rf_at(int dirfd, const char *name, struct st_error *err)
+{
+	uint64_t mnt = 0;
+	st_mnt_id(dirfd, "", &mnt);
+	/* big trees (a layer) are removed on two threads */
+	return rm_tree_at(dirfd, name, mnt, err);
+}
+
+int st_remove_at(int dirfd, const char *name, struct st_error *err)
+{
+	char rnd[17], trash[NAME_MAX + 1];
+	int r = st_random_hex(rnd, 8);
+	if (r < 0)
+		return st_error_set(err, -r, "remove \"%s\"", name);
+	snprintf(trash, sizeof(trash), ".trash-%.200s-%s", name, rnd);
+	if (renameat(dirfd, name, dirfd, trash) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return st_error_set(err, errno, "remove \"%s\": rename", name);
+	}
+	st_fsync_dir(dirfd);
+	return st_rm_rf_at(dirfd, trash, err);
+}
+
+int st_trash_sweep(int dirfd, struct st_error *err)
+{
+	char **names;
+	size_t n;
+	int r = st_list_dir(dirfd, &names, &n);
+	if (r < 0)
+		return st_error_set(err, -r, "list directory");
+	for (size_t i = 0; i < n && r >= 0; i++)
+		if (st_str_has_prefix(names[i], ".trash-") || st_str_has_prefix(names[i], ".tmp-"))
+			r = st_rm_rf_at(dirfd, names[i], err);
+	st_strv_free(names, n);
 	return r;
 }

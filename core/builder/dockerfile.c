@@ -5,92 +5,23 @@
  * stage (each instruction's argument grammar and checks). Rules follow
  * moby/buildkit frontend/dockerfile/parser and .../instructions; error
  * texts are theirs so users can search them. No expansion happens here:
- * arguments stay as written for the builder to expand with st_df_expand. */
+ * arguments stay as written for the builder to expand with st_df_expand.
+ * This file: the line stage and the file; argument grammars are df_args.c,
+ * the instruction stage df_instr.c. */
 #include <ctype.h>
 #include <errno.h>
-#include <json-c/json.h>
 #include <stdarg.h>
-#include <stdint.h>
-#include <stdio.h>
 #include <strings.h>
 
 #include "df_internal.h"
 #include "dockerfile.h"
+#include "df_parse.h"
 #include "base/base.h"
-
-/* ------------------------------------------------------------ tables */
-
-enum df_ftype { DF_BOOL, DF_STRING, DF_STRINGS /* repeatable */ };
-
-struct df_flagdef {
-	const char *name;
-	enum df_ftype type;
-};
-
-static const struct df_flagdef df_flags_none[] = {{NULL, DF_BOOL}};
-static const struct df_flagdef df_flags_from[] = {{"platform", DF_STRING}, {NULL, DF_BOOL}};
-static const struct df_flagdef df_flags_copy[] = {
-	{"chown", DF_STRING}, {"chmod", DF_STRING},  {"from", DF_STRING},     {"link", DF_BOOL},
-	{"parents", DF_BOOL}, {"exclude", DF_STRINGS}, {NULL, DF_BOOL},
-};
-static const struct df_flagdef df_flags_add[] = {
-	{"chown", DF_STRING},	 {"chmod", DF_STRING},	{"link", DF_BOOL},	  {"keep-git-dir", DF_BOOL},
-	{"checksum", DF_STRING}, {"unpack", DF_BOOL},	{"exclude", DF_STRINGS}, {NULL, DF_BOOL},
-};
-static const struct df_flagdef df_flags_run[] = {
-	{"mount", DF_STRINGS}, {"network", DF_STRING}, {"security", DF_STRING}, {NULL, DF_BOOL},
-};
-static const struct df_flagdef df_flags_health[] = {
-	{"interval", DF_STRING},       {"timeout", DF_STRING}, {"start-period", DF_STRING},
-	{"start-interval", DF_STRING}, {"retries", DF_STRING}, {NULL, DF_BOOL},
-};
-
-enum df_kind {
-	K_ADD, K_ARG, K_CMD, K_COPY, K_ENTRYPOINT, K_ENV, K_EXPOSE, K_FROM, K_HEALTHCHECK,
-	K_LABEL, K_MAINTAINER, K_ONBUILD, K_RUN, K_SHELL, K_STOPSIGNAL, K_USER, K_VOLUME, K_WORKDIR,
-};
-
-static const struct df_cmddef {
-	const char *name;
-	enum df_kind kind;
-	const struct df_flagdef *flags;
-} df_cmds[] = {
-	{"ADD", K_ADD, df_flags_add},
-	{"ARG", K_ARG, df_flags_none},
-	{"CMD", K_CMD, df_flags_none},
-	{"COPY", K_COPY, df_flags_copy},
-	{"ENTRYPOINT", K_ENTRYPOINT, df_flags_none},
-	{"ENV", K_ENV, df_flags_none},
-	{"EXPOSE", K_EXPOSE, df_flags_none},
-	{"FROM", K_FROM, df_flags_from},
-	{"HEALTHCHECK", K_HEALTHCHECK, df_flags_health},
-	{"LABEL", K_LABEL, df_flags_none},
-	{"MAINTAINER", K_MAINTAINER, df_flags_none},
-	{"ONBUILD", K_ONBUILD, df_flags_none},
-	{"RUN", K_RUN, df_flags_run},
-	{"SHELL", K_SHELL, df_flags_none},
-	{"STOPSIGNAL", K_STOPSIGNAL, df_flags_none},
-	{"USER", K_USER, df_flags_none},
-	{"VOLUME", K_VOLUME, df_flags_none},
-	{"WORKDIR", K_WORKDIR, df_flags_none},
-};
 
 /* ------------------------------------------------------------ context */
 
-struct df_ctx {
-	const char *file;
-	char esc;
-	struct st_error *err;
-};
-
-/* A growing list of parsed instructions. */
-struct df_vec {
-	struct st_df_instr *v;
-	size_t n, cap;
-};
-
-static int df_fail(struct df_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int df_fail(struct df_ctx *c, int line, const char *fmt, ...)
+int df_fail(struct df_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int df_fail(struct df_ctx *c, int line, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -100,25 +31,25 @@ static int df_fail(struct df_ctx *c, int line, const char *fmt, ...)
 	return st_error_fail(c->err, EINVAL, "%s:%d: %s", c->file, line, msg);
 }
 
-static int df_oom(struct df_ctx *c, int line)
+int df_oom(struct df_ctx *c, int line)
 {
 	return st_error_set(c->err, ENOMEM, "%s:%d: parsing", c->file, line);
 }
 
 /* reWhitespace in the Go parser: the separators of command and words. */
-static bool df_is_ws(char ch)
+bool df_is_ws(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f' || ch == '\r';
 }
 
 /* Go's unicode.IsSpace applied to a single byte (how the flag scanner and
  * the HEALTHCHECK splitter look at text). */
-static bool df_byte_space(char ch)
+bool df_byte_space(char ch)
 {
 	return ch == ' ' || (ch >= '\t' && ch <= '\r');
 }
 
-static void df_ltrim(const char **p, const char *end)
+void df_ltrim(const char **p, const char *end)
 {
 	size_t k;
 	while (*p < end && (k = df_space_len(*p, end)) > 0)
@@ -137,7 +68,7 @@ static bool df_is_blank(const char *p, const char *end)
 	return p == end;
 }
 
-static char *df_strndup(const char *p, const char *end)
+char *df_strndup(const char *p, const char *end)
 {
 	return strndup(p, (size_t)(end - p));
 }
@@ -174,7 +105,7 @@ void st_dockerfile_free(struct st_dockerfile *df)
 	df->n = 0;
 }
 
-static void df_vec_free(struct df_vec *vec)
+void df_vec_free(struct df_vec *vec)
 {
 	for (size_t i = 0; i < vec->n; i++)
 		st_df_instr_free(&vec->v[i]);
@@ -183,7 +114,7 @@ static void df_vec_free(struct df_vec *vec)
 }
 
 /* Moves *in into the vector (in is left empty). */
-static int df_vec_push(struct df_vec *vec, struct st_df_instr *in)
+int df_vec_push(struct df_vec *vec, struct st_df_instr *in)
 {
 	if (vec->n == vec->cap) {
 		size_t cap = vec->cap ? vec->cap * 2 : 16;
@@ -198,7 +129,7 @@ static int df_vec_push(struct df_vec *vec, struct st_df_instr *in)
 	return 0;
 }
 
-static int df_push_arg(struct st_df_instr *in, const char *p, const char *end)
+int df_push_arg(struct st_df_instr *in, const char *p, const char *end)
 {
 	_cleanup_free_ char *s = df_strndup(p, end);
 	if (!s)
@@ -229,7 +160,7 @@ struct df_directives {
 };
 
 /* Go's regexp \s: [\t\n\f\r ]. */
-static bool df_re_space(char ch)
+bool df_re_space(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\f' || ch == '\r';
 }
@@ -332,7 +263,7 @@ static void df_next_line(const char **p, const char *end, const char **ls, const
 /* The flag words at the start of the argument text ("--name=value", quotes
  * removed, backslash escapes honoured); *rest receives what follows them.
  * A "--" word ends the flags. */
-static int df_extract_flags(const char *line, char ***words, size_t *nwords, const char **rest)
+int df_extract_flags(const char *line, char ***words, size_t *nwords, const char **rest)
 {
 	enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
 	struct df_buf w = {0};
@@ -407,783 +338,6 @@ static int df_extract_flags(const char *line, char ***words, size_t *nwords, con
 		r = -ENOMEM;
 	dfb_free(&w);
 	return r;
-}
-
-/* ------------------------------------------------------------ argument grammars */
-
-/* parseWords: words separated by white space; quotes and escapes are kept
- * (the expander removes them later), but quoted white space does not split. */
-static int df_words(const char *rest, char esc, char ***out, size_t *n)
-{
-	enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
-	struct df_buf w = {0};
-	bool blank_ok = false;
-	char quote = 0;
-	const char *p = rest, *end = rest + strlen(rest);
-	int r = 0;
-
-	for (;;) {
-		size_t k = p < end ? df_space_len(p, end) : 0;
-		if (phase == IN_SPACES) {
-			if (p == end)
-				break;
-			if (k) {
-				p += k;
-				continue;
-			}
-			phase = IN_WORD;
-		}
-		if (p == end) {
-			if (blank_ok || w.len > 0)
-				r = st_strv_push(out, n, w.s ? w.s : "");
-			break;
-		}
-		if (phase == IN_WORD) {
-			if (k) {
-				phase = IN_SPACES;
-				if ((blank_ok || w.len > 0) && (w.oom || (r = st_strv_push(out, n, w.s ? w.s : "")) < 0))
-					break;
-				dfb_reset(&w);
-				blank_ok = false;
-				p += k;
-				continue;
-			}
-			if (*p == '\'' || *p == '"') {
-				quote = *p;
-				blank_ok = true;
-				phase = IN_QUOTE;
-			}
-			if (*p == esc) {
-				if (p + 1 == end) {
-					p++;
-					continue; /* an escape at the end is dropped */
-				}
-				dfb_putc(&w, *p++);
-			}
-			size_t rl = df_rune_len(p, end);
-			dfb_putn(&w, p, rl);
-			p += rl;
-			continue;
-		}
-		/* IN_QUOTE */
-		if (*p == quote)
-			phase = IN_WORD;
-		if (*p == esc && quote != '\'') {
-			if (p + 1 == end) {
-				phase = IN_WORD;
-				p++;
-				continue;
-			}
-			dfb_putc(&w, *p++);
-		}
-		size_t rl = df_rune_len(p, end);
-		dfb_putn(&w, p, rl);
-		p += rl;
-	}
-	if (w.oom && r == 0)
-		r = -ENOMEM;
-	dfb_free(&w);
-	return r;
-}
-
-/* Whitespace-separated arguments (FROM, EXPOSE, shell-form COPY/ADD/VOLUME). */
-static int df_ws_split(struct st_df_instr *in, const char *rest)
-{
-	const char *p = rest;
-	while (*p) {
-		while (*p && df_is_ws(*p))
-			p++;
-		if (!*p)
-			break;
-		const char *s = p;
-		while (*p && !df_is_ws(*p))
-			p++;
-		int r = df_push_arg(in, s, p);
-		if (r < 0)
-			return r;
-	}
-	return 0;
-}
-
-/* The exec (JSON) form: 1 when rest is a JSON array of strings (in->args
- * filled), 0 when it is not JSON at all (the caller falls back to the shell
- * form, as Docker does), a negative errno for an array holding non-strings. */
-static int df_json(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	const char *p = rest, *end = rest + strlen(rest);
-	df_ltrim(&p, end);
-	if (p == end || *p != '[')
-		return 0;
-	/* Go's decoder refuses raw control characters inside strings;
-	 * json-c takes them, so look first */
-	bool in_str = false;
-	for (const char *q = p; q < end; q++) {
-		if (in_str && *q == '\\' && q + 1 < end)
-			q++;
-		else if (*q == '"')
-			in_str = !in_str;
-		else if (in_str && (unsigned char)*q < 0x20)
-			return 0;
-	}
-	struct json_tokener *tok = json_tokener_new();
-	if (!tok)
-		return df_oom(c, line);
-	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	json_object *o = json_tokener_parse_ex(tok, p, (int)(end - p));
-	bool ok = o && json_tokener_get_error(tok) == json_tokener_success;
-	size_t used = json_tokener_get_parse_end(tok);
-	json_tokener_free(tok);
-	/* the whole text must be the array (trailing JSON white space only) */
-	for (const char *q = p + used; ok && q < end; q++)
-		if (!(*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r'))
-			ok = false;
-	if (!ok || !json_object_is_type(o, json_type_array)) {
-		json_object_put(o);
-		return 0;
-	}
-	int r = 1;
-	size_t n = json_object_array_length(o);
-	for (size_t i = 0; i < n && r > 0; i++) {
-		json_object *e = json_object_array_get_idx(o, i);
-		if (!json_object_is_type(e, json_type_string)) {
-			r = df_fail(c, line, "when using JSON array syntax, arrays must be comprised of strings only");
-			break;
-		}
-		const char *s = json_object_get_string(e);
-		int slen = json_object_get_string_len(e);
-		if (memchr(s, '\0', (size_t)slen)) {
-			r = df_fail(c, line, "JSON array element %zu contains a NUL character", i);
-			break;
-		}
-		if (st_strv_push(&in->args, &in->nargs, s) < 0)
-			r = df_oom(c, line);
-	}
-	json_object_put(o);
-	if (r < 0)
-		return r;
-	in->json = true;
-	return 1;
-}
-
-/* parseMaybeJSON (RUN, CMD, ENTRYPOINT, SHELL): the argv, or one element
- * holding the command line. Nothing at all leaves nargs 0. */
-static int df_maybe_json(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	if (!*rest)
-		return 0;
-	int r = df_json(c, line, in, rest);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	return st_strv_push(&in->args, &in->nargs, rest) < 0 ? df_oom(c, line) : 0;
-}
-
-/* parseMaybeJSONToList (COPY, ADD, VOLUME). */
-static int df_maybe_json_list(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	int r = df_json(c, line, in, rest);
-	if (r != 0)
-		return r < 0 ? r : 0;
-	return df_ws_split(in, rest) < 0 ? df_oom(c, line) : 0;
-}
-
-/* ENV and LABEL: "K=V K2=V2 ..." or the legacy "K V" (a space before any
- * "="), giving key, value, key, value, ... */
-static int df_name_val(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest, const char *cmd)
-{
-	char **words = NULL;
-	size_t n = 0;
-	int r = df_words(rest, c->esc, &words, &n);
-	if (r < 0)
-		goto out;
-	if (n == 0) {
-		r = df_fail(c, line, "%s requires at least one argument", cmd);
-		goto out;
-	}
-	if (!strchr(words[0], '=')) {
-		const char *k = rest;
-		while (*k && !df_is_ws(*k))
-			k++;
-		const char *v = k;
-		while (*v && df_is_ws(*v))
-			v++;
-		if (!*v) {
-			r = df_fail(c, line, "%s must have two arguments", cmd);
-			goto out;
-		}
-		if (df_push_arg(in, rest, k) < 0 || st_strv_push(&in->args, &in->nargs, v) < 0)
-			r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char *eq = strchr(words[i], '=');
-		if (!eq) {
-			r = df_fail(c, line, "Syntax error - can't find = in \"%.256s\". Must be of the form: name=value",
-				    words[i]);
-			goto out;
-		}
-		if (eq == words[i]) {
-			r = df_fail(c, line, "%s names can not be blank", cmd);
-			goto out;
-		}
-		if (df_push_arg(in, words[i], eq) < 0 || st_strv_push(&in->args, &in->nargs, eq + 1) < 0) {
-			r = -ENOMEM;
-			goto out;
-		}
-	}
-out:
-	st_strv_free(words, n);
-	if (r == -ENOMEM)
-		r = df_oom(c, line);
-	return r;
-}
-
-/* A heredoc word ("<<EOF", "<<-EOF", "3<<EOF"): BuildKit reads the lines
- * that follow as its content. We do not implement heredocs, and reading
- * those lines as instructions would give baffling errors, so say so. */
-static bool df_has_heredoc(const char *rest, char esc)
-{
-	char **words = NULL;
-	size_t n = 0;
-	bool found = false;
-	if (df_words(rest, esc, &words, &n) < 0) {
-		st_strv_free(words, n);
-		return false;
-	}
-	for (size_t i = 0; i < n && !found; i++) {
-		const char *w = words[i];
-		while (isdigit((unsigned char)*w))
-			w++;
-		if (w[0] != '<' || w[1] != '<')
-			continue;
-		w += 2;
-		if (*w == '-')
-			w++;
-		found = *w && !strchr(w, '<');
-	}
-	st_strv_free(words, n);
-	return found;
-}
-
-/* ------------------------------------------------------------ durations */
-
-static int df_leading_int(const char **s, uint64_t *v)
-{
-	uint64_t x = 0;
-	const char *p = *s;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (x > (UINT64_C(1) << 63) / 10)
-			return -ERANGE;
-		x = x * 10 + (uint64_t)(*p - '0');
-		if (x > (UINT64_C(1) << 63))
-			return -ERANGE;
-	}
-	*s = p;
-	*v = x;
-	return 0;
-}
-
-int st_df_parse_duration(const char *text, int64_t *ns, struct st_error *err)
-{
-	static const struct {
-		const char *unit;
-		uint64_t ns;
-	} units[] = {
-		{"ns", 1},	      {"us", 1000},	      {"\xc2\xb5s", 1000}, {"\xce\xbcs", 1000},
-		{"ms", 1000000},      {"s", 1000000000},     {"m", UINT64_C(60000000000)},
-		{"h", UINT64_C(3600000000000)},
-	};
-	const char *s = text;
-	uint64_t d = 0;
-	bool neg = false;
-	if (*s == '-' || *s == '+') {
-		neg = *s == '-';
-		s++;
-	}
-	if (strcmp(s, "0") == 0) {
-		*ns = 0;
-		return 0;
-	}
-	if (!*s)
-		return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-	while (*s) {
-		uint64_t v = 0, f = 0;
-		double scale = 1;
-		if (!(*s == '.' || (*s >= '0' && *s <= '9')))
-			return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-		const char *before = s;
-		if (df_leading_int(&s, &v) < 0)
-			return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-		bool pre = s != before, post = false;
-		if (*s == '.') {
-			s++;
-			const char *fs = s;
-			bool overflow = false;
-			for (; *s >= '0' && *s <= '9'; s++) {
-				if (overflow)
-					continue;
-				if (f > (UINT64_C(1) << 63) / 10) {
-					overflow = true;
-					continue;
-				}
-				uint64_t y = f * 10 + (uint64_t)(*s - '0');
-				if (y > (UINT64_C(1) << 63)) {
-					overflow = true;
-					continue;
-				}
-				f = y;
-				scale *= 10;
-			}
-			post = s != fs;
-		}
-		if (!pre && !post)
-			return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-		const char *u = s;
-		while (*s && *s != '.' && !(*s >= '0' && *s <= '9'))
-			s++;
-		if (s == u)
-			return st_error_fail(err, EINVAL, "time: missing unit in duration \"%s\"", text);
-		uint64_t unit = 0;
-		for (size_t i = 0; i < ST_ARRAY_SIZE(units); i++)
-			if (strlen(units[i].unit) == (size_t)(s - u) && memcmp(units[i].unit, u, (size_t)(s - u)) == 0)
-				unit = units[i].ns;
-		if (!unit)
-			return st_error_fail(err, EINVAL, "time: unknown unit \"%.*s\" in duration \"%s\"", (int)(s - u), u,
-					     text);
-		if (v > (UINT64_C(1) << 63) / unit)
-			return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-		v *= unit;
-		if (f > 0) {
-			v += (uint64_t)((double)f * ((double)unit / scale));
-			if (v > (UINT64_C(1) << 63))
-				return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-		}
-		d += v;
-		if (d > (UINT64_C(1) << 63))
-			return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-	}
-	if (neg) {
-		*ns = d == (UINT64_C(1) << 63) ? INT64_MIN : -(int64_t)d;
-		return 0;
-	}
-	if (d > (uint64_t)INT64_MAX)
-		return st_error_fail(err, EINVAL, "time: invalid duration \"%s\"", text);
-	*ns = (int64_t)d;
-	return 0;
-}
-
-/* HEALTHCHECK options: durations of at least 1ms (0 means "default"),
- * retries a non-negative 32-bit integer. */
-static int df_check_health_flags(struct df_ctx *c, int line, const struct st_df_instr *in)
-{
-	static const char *const durations[] = {"interval", "timeout", "start-period", "start-interval"};
-	for (size_t i = 0; i < ST_ARRAY_SIZE(durations); i++) {
-		const char *v = st_df_flag(in, durations[i]);
-		if (!v || !*v)
-			continue;
-		int64_t ns;
-		struct st_error e = {0};
-		if (st_df_parse_duration(v, &ns, &e) < 0)
-			return df_fail(c, line, "%s", e.msg);
-		if (ns != 0 && ns < 1000000)
-			return df_fail(c, line, "Interval \"%s\" cannot be less than 1ms", durations[i]);
-	}
-	const char *v = st_df_flag(in, "retries");
-	if (v && *v) {
-		char *end;
-		errno = 0;
-		long long n = strtoll(v, &end, 10);
-		if (isspace((unsigned char)*v) || *end || end == v)
-			return df_fail(c, line, "strconv.ParseInt: parsing \"%.64s\": invalid syntax", v);
-		if (errno == ERANGE || n > INT32_MAX || n < INT32_MIN)
-			return df_fail(c, line, "strconv.ParseInt: parsing \"%.64s\": value out of range", v);
-		if (n < 0)
-			return df_fail(c, line, "--retries cannot be negative (%lld)", n);
-	}
-	return 0;
-}
-
-/* ------------------------------------------------------------ instruction stage */
-
-static int df_parse_flags(struct df_ctx *c, int line, const struct df_flagdef *defs, char **raw, size_t nraw,
-			  struct st_df_instr *in)
-{
-	if (nraw == 0)
-		return 0;
-	in->flags = calloc(nraw, sizeof(*in->flags));
-	if (!in->flags)
-		return df_oom(c, line);
-	for (size_t i = 0; i < nraw; i++) {
-		const char *name = raw[i] + 2; /* the extractor only takes "--" words */
-		const char *eq = strchr(name, '=');
-		size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
-		const struct df_flagdef *def = NULL;
-		for (const struct df_flagdef *d = defs; d->name; d++)
-			if (strlen(d->name) == namelen && memcmp(d->name, name, namelen) == 0)
-				def = d;
-		if (!def)
-			return df_fail(c, line, "Unknown flag: %.*s", (int)(namelen > 128 ? 128 : namelen), name);
-		if (def->type != DF_STRINGS && st_df_flag(in, def->name))
-			return df_fail(c, line, "Duplicate flag specified: %s", def->name);
-		const char *value = eq ? eq + 1 : "";
-		char lower[6] = "";
-		if (def->type == DF_BOOL) {
-			if (eq && !*value)
-				return df_fail(c, line, "Missing a value on flag: %s", def->name);
-			if (strlen(value) < sizeof(lower))
-				for (size_t k = 0; k <= strlen(value); k++)
-					lower[k] = (char)tolower((unsigned char)value[k]);
-			if (*value && strcmp(lower, "true") != 0 && strcmp(lower, "false") != 0)
-				return df_fail(c, line, "Expecting boolean value for flag %s, not: %.128s", def->name,
-					       value);
-			value = lower;
-		} else if (!eq) {
-			return df_fail(c, line, "Missing a value on flag: %s", def->name);
-		}
-		struct st_df_flag *f = &in->flags[in->nflags];
-		f->name = strdup(def->name);
-		f->value = strdup(value);
-		if (!f->name || !f->value) {
-			free(f->name);
-			free(f->value);
-			return df_oom(c, line);
-		}
-		in->nflags++;
-	}
-	return 0;
-}
-
-static bool df_valid_stage_name(const char *s)
-{
-	if (!(*s >= 'a' && *s <= 'z'))
-		return false;
-	for (s++; *s; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
-			return false;
-	return true;
-}
-
-static int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_onbuild, struct df_vec *out);
-
-static int df_from(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	if (df_ws_split(in, rest) < 0)
-		return df_oom(c, line);
-	if (in->nargs == 3 && strcasecmp(in->args[1], "as") == 0) {
-		for (char *p = in->args[2]; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		if (!df_valid_stage_name(in->args[2]))
-			return df_fail(c, line,
-				       "invalid name for build stage: \"%.128s\", name can't start with a number or contain symbols",
-				       in->args[2]);
-		free(in->args[1]);
-		in->args[1] = in->args[2];
-		in->args[2] = NULL;
-		in->nargs = 2;
-		return 0;
-	}
-	if (in->nargs != 1)
-		return df_fail(c, line, "FROM requires either one or three arguments");
-	return 0;
-}
-
-static int df_healthcheck(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	if (!*rest)
-		return df_fail(c, line, "HEALTHCHECK requires at least one argument");
-	const char *sep = rest;
-	while (*sep && !df_byte_space(*sep))
-		sep++;
-	const char *next = sep;
-	while (*next && df_byte_space(*next))
-		next++;
-	char typ[16];
-	size_t tl = (size_t)(sep - rest);
-	snprintf(typ, sizeof(typ), "%.*s", (int)(tl < sizeof(typ) ? tl : sizeof(typ) - 1), rest);
-	for (char *p = typ; *p; p++)
-		*p = (char)toupper((unsigned char)*p);
-	bool is_none = tl == 4 && strcmp(typ, "NONE") == 0, is_cmd = tl == 3 && strcmp(typ, "CMD") == 0;
-	if (!is_none && !is_cmd)
-		return df_fail(c, line, "Unknown type \"%.*s\" in HEALTHCHECK (try CMD)", (int)(tl > 64 ? 64 : tl), rest);
-	if (st_strv_push(&in->args, &in->nargs, typ) < 0)
-		return df_oom(c, line);
-	int r = df_maybe_json(c, line, in, next);
-	if (r < 0)
-		return r;
-	if (is_none && in->nargs > 1)
-		return df_fail(c, line, "HEALTHCHECK NONE takes no arguments");
-	if (is_cmd && in->nargs < 2)
-		return df_fail(c, line, "Missing command after HEALTHCHECK CMD");
-	return df_check_health_flags(c, line, in);
-}
-
-static int df_onbuild(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
-{
-	if (!*rest)
-		return df_fail(c, line, "ONBUILD requires at least one argument");
-	const char *te = rest;
-	while (*te && !df_is_ws(*te))
-		te++;
-	size_t tl = (size_t)(te - rest);
-	if (tl == 7 && strncasecmp(rest, "ONBUILD", 7) == 0)
-		return df_fail(c, line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
-	if ((tl == 4 && strncasecmp(rest, "FROM", 4) == 0) || (tl == 10 && strncasecmp(rest, "MAINTAINER", 10) == 0))
-		return df_fail(c, line, "%s isn't allowed as an ONBUILD trigger", tl == 4 ? "FROM" : "MAINTAINER");
-
-	struct df_vec sub = {0};
-	int r = df_parse_line(c, line, rest, true, &sub);
-	if (r < 0) {
-		df_vec_free(&sub);
-		return r;
-	}
-	in->sub = malloc(sizeof(*in->sub));
-	if (!in->sub) {
-		df_vec_free(&sub);
-		return df_oom(c, line);
-	}
-	*in->sub = sub.v[0];
-	sub.n = 0;
-	df_vec_free(&sub);
-
-	/* the trigger's text: the instruction as written minus "ONBUILD " */
-	const char *expr = in->original;
-	while (*expr && df_re_space(*expr))
-		expr++;
-	expr += 7;
-	while (*expr && df_re_space(*expr))
-		expr++;
-	return st_strv_push(&in->args, &in->nargs, expr) < 0 ? df_oom(c, line) : 0;
-}
-
-/* ARG: one instruction per name ("ARG A B=1" gives two), each [name] or
- * [name, default]. */
-static int df_arg(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest, bool in_onbuild,
-		  struct df_vec *out)
-{
-	char **words = NULL;
-	size_t n = 0;
-	int r = df_words(rest, c->esc, &words, &n);
-	if (r < 0) {
-		r = df_oom(c, line);
-		goto out;
-	}
-	if (n == 0) {
-		r = df_fail(c, line, "ARG requires at least one argument");
-		goto out;
-	}
-	if (n > 1 && in_onbuild) {
-		r = df_fail(c, line, "ONBUILD ARG takes exactly one name");
-		goto out;
-	}
-	for (size_t i = 0; i < n; i++) {
-		char *eq = strchr(words[i], '=');
-		if (eq == words[i]) {
-			r = df_fail(c, line, "ARG names can not be blank");
-			goto out;
-		}
-		struct st_df_instr one = {.line = in->line};
-		one.cmd = strdup(in->cmd);
-		one.original = strdup(in->original);
-		bool ok = one.cmd && one.original;
-		if (ok)
-			ok = eq ? df_push_arg(&one, words[i], eq) == 0 &&
-					  st_strv_push(&one.args, &one.nargs, eq + 1) == 0
-				: st_strv_push(&one.args, &one.nargs, words[i]) == 0;
-		if (ok)
-			ok = df_vec_push(out, &one) == 0;
-		st_df_instr_free(&one);
-		if (!ok) {
-			r = df_oom(c, line);
-			goto out;
-		}
-	}
-out:
-	st_strv_free(words, n);
-	return r;
-}
-
-/* The instruction closest to a misspelt one (edit distance at most 2, as
- * BuildKit's "did you mean" hint), or NULL. */
-static const char *df_suggest(const char *word)
-{
-	size_t n = strlen(word);
-	if (n == 0 || n > 16)
-		return NULL;
-	const char *best = NULL;
-	size_t best_d = 3;
-	for (size_t i = 0; i < ST_ARRAY_SIZE(df_cmds); i++) {
-		const char *c = df_cmds[i].name;
-		size_t m = strlen(c), row[17];
-		for (size_t j = 0; j <= m; j++)
-			row[j] = j;
-		for (size_t a = 1; a <= n; a++) {
-			size_t diag = row[0];
-			row[0] = a;
-			for (size_t b = 1; b <= m; b++) {
-				size_t up = row[b];
-				size_t v = diag + (word[a - 1] != c[b - 1]);
-				if (up + 1 < v)
-					v = up + 1;
-				if (row[b - 1] + 1 < v)
-					v = row[b - 1] + 1;
-				row[b] = v;
-				diag = up;
-			}
-		}
-		if (row[m] < best_d) {
-			best_d = row[m];
-			best = c;
-		}
-	}
-	return best;
-}
-
-/* One logical line -> instruction(s) appended to out. */
-static int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_onbuild, struct df_vec *out)
-{
-	const char *s = text, *e = text + strlen(text);
-	df_trim(&s, &e);
-	const char *ce = s;
-	while (ce < e && !df_is_ws(*ce))
-		ce++;
-	const char *rs = ce;
-	while (rs < e && df_is_ws(*rs))
-		rs++;
-
-	const struct df_cmddef *def = NULL;
-	for (size_t i = 0; i < ST_ARRAY_SIZE(df_cmds) && !def; i++)
-		if (strlen(df_cmds[i].name) == (size_t)(ce - s) && strncasecmp(df_cmds[i].name, s, (size_t)(ce - s)) == 0)
-			def = &df_cmds[i];
-	if (!def) {
-		int cl = (int)(ce - s);
-		char up[80];
-		snprintf(up, sizeof(up), "%.*s", cl > 64 ? 64 : cl, s);
-		for (char *p = up; *p; p++)
-			*p = (char)toupper((unsigned char)*p);
-		const char *near = df_suggest(up);
-		char hint[48] = "";
-		if (near) {
-			snprintf(hint, sizeof(hint), " (did you mean %s?)", near);
-			for (char *p = hint; *p; p++)
-				*p = (char)tolower((unsigned char)*p);
-		}
-		return df_fail(c, line, "unknown instruction: %s%s%s", up, cl > 64 ? "..." : "", hint);
-	}
-
-	struct st_df_instr in = {.line = line};
-	_cleanup_free_ char *after = df_strndup(rs, e);
-	char **raw = NULL;
-	size_t nraw = 0;
-	const char *rest_start = NULL;
-	_cleanup_free_ char *rest = NULL;
-	int r = 0;
-
-	in.cmd = strdup(def->name);
-	in.original = df_strndup(s, e);
-	if (!after || !in.cmd || !in.original || df_extract_flags(after, &raw, &nraw, &rest_start) < 0) {
-		r = df_oom(c, line);
-		goto out;
-	}
-	{
-		const char *a = rest_start, *b = after + strlen(after);
-		df_trim(&a, &b);
-		rest = df_strndup(a, b);
-		if (!rest) {
-			r = df_oom(c, line);
-			goto out;
-		}
-	}
-	if ((r = df_parse_flags(c, line, def->flags, raw, nraw, &in)) < 0)
-		goto out;
-
-	switch (def->kind) {
-	case K_RUN:
-	case K_CMD:
-	case K_ENTRYPOINT:
-		if ((r = df_maybe_json(c, line, &in, rest)) < 0)
-			break;
-		if (in.nargs == 0 && (!in.json || def->kind == K_RUN))
-			r = df_fail(c, line, "%s requires at least one argument", def->name);
-		else if (def->kind == K_RUN && !in.json && df_has_heredoc(rest, c->esc))
-			r = df_fail(c, line, "heredocs (<<WORD) are not supported in RUN");
-		break;
-	case K_SHELL:
-		if ((r = df_maybe_json(c, line, &in, rest)) < 0)
-			break;
-		if (in.nargs == 0)
-			r = df_fail(c, line, "SHELL requires at least one argument");
-		else if (!in.json)
-			r = df_fail(c, line, "SHELL requires the arguments to be in JSON form");
-		break;
-	case K_COPY:
-	case K_ADD:
-		if ((r = df_maybe_json_list(c, line, &in, rest)) < 0)
-			break;
-		if (in.nargs < 2)
-			r = df_fail(c, line,
-				    "%s requires at least two arguments, but only one was provided. Destination could not be determined.",
-				    def->name);
-		else if (!in.json && df_has_heredoc(rest, c->esc))
-			r = df_fail(c, line, "heredocs (<<WORD) are not supported in %s", def->name);
-		break;
-	case K_VOLUME:
-		if ((r = df_maybe_json_list(c, line, &in, rest)) < 0)
-			break;
-		if (in.nargs == 0)
-			r = df_fail(c, line, "VOLUME requires at least one argument");
-		for (size_t i = 0; i < in.nargs && r == 0; i++) {
-			const char *a = in.args[i], *b = a + strlen(a);
-			df_trim(&a, &b);
-			if (a == b) {
-				r = df_fail(c, line, "VOLUME specified can not be an empty string");
-				break;
-			}
-			char *t = df_strndup(a, b);
-			if (!t) {
-				r = df_oom(c, line);
-				break;
-			}
-			free(in.args[i]);
-			in.args[i] = t;
-		}
-		break;
-	case K_EXPOSE:
-		if (df_ws_split(&in, rest) < 0)
-			r = df_oom(c, line);
-		else if (in.nargs == 0)
-			r = df_fail(c, line, "EXPOSE requires at least one argument");
-		break;
-	case K_FROM:
-		r = df_from(c, line, &in, rest);
-		break;
-	case K_ENV:
-	case K_LABEL:
-		r = df_name_val(c, line, &in, rest, def->name);
-		break;
-	case K_WORKDIR:
-	case K_USER:
-	case K_STOPSIGNAL:
-	case K_MAINTAINER:
-		if (!*rest)
-			r = df_fail(c, line, "%s requires exactly one argument", def->name);
-		else if (st_strv_push(&in.args, &in.nargs, rest) < 0)
-			r = df_oom(c, line);
-		break;
-	case K_HEALTHCHECK:
-		r = df_healthcheck(c, line, &in, rest);
-		break;
-	case K_ONBUILD:
-		r = df_onbuild(c, line, &in, rest);
-		break;
-	case K_ARG:
-		r = df_arg(c, line, &in, rest, in_onbuild, out);
-		goto out; /* df_arg appended its own instructions */
-	}
-	if (r >= 0 && df_vec_push(out, &in) < 0)
-		r = df_oom(c, line);
-out:
-	st_strv_free(raw, nraw);
-	st_df_instr_free(&in);
-	return r < 0 ? r : 0;
 }
 
 /* ------------------------------------------------------------ file */

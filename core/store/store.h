@@ -77,9 +77,6 @@ int64_t st_naive_apply(struct st_driver *d, const char *id, const char *parent,
 int64_t st_naive_diff_size(struct st_driver *d, const char *id, const char *parent,
 			   struct st_error *err);
 
-/* Backing filesystem name of a directory ("ext4", "btrfs", "tmpfs"...). */
-const char *st_fs_name(int dirfd);
-bool st_fs_supports_d_type(int dirfd);
 
 /* Internal view of the store shared by the layer, image, container and
  * volume stores. Layout under the root (all 0700):

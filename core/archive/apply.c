@@ -1,6 +1,7 @@
 /* Applying layer tars: libarchive parses, we create every entry through
  * directory fds resolved beneath the layer root, and keep a journal so that
- * a failed apply leaves the directory as it was. */
+ * a failed apply leaves the directory as it was (the journal: apply_journal.c;
+ * the tar input: tar_in.c). */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -11,465 +12,7 @@
 
 #include "archive/archive.h"
 #include "base/base.h"
-
-#define TAR_IN_BUF (256 * 1024)
-/* Buffers in flight between the reader and the hashing thread: enough to
- * keep both cores busy, little memory. */
-#define TAR_IN_NBUFS 8
-
-/* ------------------------------------------------------------ tar input */
-
-static la_ssize_t src_read(struct archive *a, void *ctx, const void **buf)
-{
-	struct st_tar_in *in = ctx;
-	static __thread unsigned char sbuf[TAR_IN_BUF];
-	ssize_t n;
-	do
-		n = in->src->read(in->src->ctx, sbuf, sizeof(sbuf));
-	while (n == -EINTR);
-	if (n < 0) {
-		in->error = (int)n;
-		archive_set_error(a, (int)-n, "read layer: %s", strerror((int)-n));
-		return -1;
-	}
-	*buf = sbuf;
-	return n;
-}
-
-int st_tar_in_init(struct st_tar_in *in, struct st_reader *src, struct st_error *err)
-{
-	memset(in, 0, sizeof(*in));
-	in->src = src;
-	/* the DiffID is hashed on a second core while the tar is applied */
-	if (st_hashring_new(TAR_IN_NBUFS, TAR_IN_BUF, &in->ring) < 0)
-		return st_error_set(err, ENOMEM, "layer input");
-	in->buflen = TAR_IN_BUF;
-	struct archive *d = archive_read_new();
-	if (!d) {
-		st_tar_in_free(in);
-		return st_error_set(err, ENOMEM, "layer input");
-	}
-	archive_read_support_filter_all(d);
-	archive_read_support_format_raw(d);
-	in->decomp = d;
-	if (archive_read_open(d, in, NULL, src_read, NULL) != ARCHIVE_OK) {
-		if (in->error == 0 && archive_errno(d) == 0) {
-			/* empty input: an empty stream */
-			in->decomp_eof = true;
-			return 0;
-		}
-		int r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer input: %s",
-				      archive_error_string(d));
-		st_tar_in_free(in);
-		return r;
-	}
-	struct archive_entry *e;
-	int r = archive_read_next_header(d, &e);
-	if (r == ARCHIVE_EOF) {
-		in->decomp_eof = true;
-	} else if (r < ARCHIVE_WARN) {
-		r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer input: %s",
-				  archive_error_string(d));
-		st_tar_in_free(in);
-		return r;
-	}
-	return 0;
-}
-
-/* Uncompressed bytes: hashed and shown to the tar-split recorder. */
-static ssize_t tar_in_pull(struct st_tar_in *in, struct st_error *err)
-{
-	if (in->decomp_eof)
-		return 0;
-	in->buf = st_hashring_next(in->ring);
-	la_ssize_t n = archive_read_data(in->decomp, in->buf, in->buflen);
-	if (n < 0) {
-		int e = in->error ? -in->error : EIO;
-		snprintf(in->errmsg, sizeof(in->errmsg), "%s", archive_error_string(in->decomp));
-		return st_error_fail(err, e, "layer input: %s", in->errmsg);
-	}
-	if (n == 0) {
-		in->decomp_eof = true;
-		return 0;
-	}
-	st_hashring_submit(in->ring, (size_t)n);
-	if (in->ts)
-		st_tarsplit_bytes(in->ts, in->pos, in->buf, (size_t)n);
-	in->pos += n;
-	return n;
-}
-
-static la_ssize_t tar_read(struct archive *a, void *ctx, const void **buf)
-{
-	struct st_tar_in *in = ctx;
-	struct st_error e;
-	ssize_t n = tar_in_pull(in, &e);
-	if (n < 0) {
-		archive_set_error(a, e.code, "%s", e.msg);
-		return -1;
-	}
-	*buf = in->buf;
-	return n;
-}
-
-int st_tar_in_finish(struct st_tar_in *in, struct st_error *err)
-{
-	ssize_t n;
-	while ((n = tar_in_pull(in, err)) > 0)
-		;
-	if (n < 0)
-		return (int)n;
-	if (in->ts && st_tarsplit_end(in->ts, in->pos) < 0)
-		return st_error_set(err, ENOMEM, "record layer tar");
-	st_hashring_final(in->ring, in->diff_id);
-	return 0;
-}
-
-void st_tar_in_free(struct st_tar_in *in)
-{
-	if (in->decomp)
-		archive_read_free(in->decomp);
-	in->decomp = NULL;
-	st_hashring_free(in->ring);
-	in->ring = NULL;
-	in->buf = NULL;
-}
-
-/* ---------------------------------------------------------------- apply */
-
-enum jkind { J_CREATED, J_MOVED, J_META };
-
-/* Journal paths are real paths below the root (no symlink in them), so that
- * the rollback, the tar-split record and the directory times find what an
- * entry reached through an in-layer symlink. */
-struct jent {
-	enum jkind kind;
-	char *path;
-	char *backup;       /* J_MOVED: name in the scratch directory */
-	struct stat st;     /* J_META: what to restore */
-	struct st_xattrs x;
-};
-
-struct dirtime {
-	char *path;
-	struct timespec ts[2];
-};
-
-struct applier {
-	int root;
-	const struct st_apply_opts *o;
-	struct st_error *err;
-	struct st_tar_in *in;
-	struct archive *a;
-	struct st_hashmap created; /* paths this apply made (value 1) */
-	struct st_hashmap seen;    /* paths of the entries so far: one entry a path */
-	struct st_hashmap touched; /* directories whose metadata is journaled */
-	struct jent *j;
-	size_t nj, capj;
-	struct dirtime *dt;
-	size_t ndt, capdt;
-	char scratch[64];
-	int scratch_fd;
-	unsigned nbackup;
-	char rootpath[PATH_MAX]; /* the root as /proc/self/fd shows it */
-	size_t rootlen;
-	struct stat root_st;
-	char parent_path[PATH_MAX]; /* the cached parent, as named in the tar */
-	char parent_real[PATH_MAX]; /* ... and where it really is */
-	int parent_fd;
-	int64_t size;
-	/* small regular files are written and given their metadata on worker
-	 * threads once created (made at the first one) */
-	struct st_filejobs *jobs;
-};
-
-/* Files up to this size go to the workers with their data in memory. */
-#define APPLY_JOB_MAX (1 << 20)
-
-/* The name of dirfd/name for the *xattr calls. The root itself ("") is
- * reached through its /proc/self/fd link, which the l* calls would not
- * follow. */
-static const char *xattr_path(char *buf, size_t len, int dirfd, const char *name, bool *follow)
-{
-	st_fd_path(buf, len, dirfd, name);
-	*follow = !name || !*name;
-	return buf;
-}
-
-static int xattrs_read(int dirfd, const char *name, struct st_xattrs *out)
-{
-	if (name && *name)
-		return st_xattrs_read(dirfd, name, out);
-	/* the root: through its fd, as a directory */
-	_cleanup_close_ int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	out->v = NULL;
-	out->n = 0;
-	char p[PATH_MAX];
-	bool follow;
-	xattr_path(p, sizeof(p), fd, "", &follow);
-	ssize_t len = listxattr(p, NULL, 0);
-	if (len <= 0)
-		return len < 0 && errno != ENOTSUP ? -errno : 0;
-	_cleanup_free_ char *list = malloc((size_t)len);
-	if (!list || (len = listxattr(p, list, (size_t)len)) < 0)
-		return list ? -errno : -ENOMEM;
-	for (char *k = list; k < list + len; k += strlen(k) + 1) {
-		ssize_t vl = getxattr(p, k, NULL, 0);
-		if (vl < 0)
-			continue;
-		struct st_xattr *nv = realloc(out->v, (out->n + 1) * sizeof(*nv));
-		if (!nv) {
-			st_xattrs_free(out);
-			return -ENOMEM;
-		}
-		out->v = nv;
-		nv[out->n].value = malloc(vl ? (size_t)vl : 1);
-		nv[out->n].name = strdup(k);
-		if (!nv[out->n].value || !nv[out->n].name) {
-			free(nv[out->n].value);
-			free(nv[out->n].name);
-			st_xattrs_free(out);
-			return -ENOMEM;
-		}
-		vl = getxattr(p, k, nv[out->n].value, (size_t)vl);
-		nv[out->n].len = vl > 0 ? (size_t)vl : 0;
-		out->n++;
-	}
-	return 0;
-}
-
-static int xattrs_set(int dirfd, const char *name, const struct st_xattrs *x, struct st_error *err)
-{
-	char p[PATH_MAX];
-	bool follow;
-	xattr_path(p, sizeof(p), dirfd, name, &follow);
-	for (size_t i = 0; i < x->n; i++) {
-		int r = follow ? setxattr(p, x->v[i].name, x->v[i].value, x->v[i].len, 0)
-			       : lsetxattr(p, x->v[i].name, x->v[i].value, x->v[i].len, 0);
-		if (r < 0)
-			return st_error_set(err, errno, "set xattr %s on \"%s\"", x->v[i].name, *name ? name : "/");
-	}
-	return 0;
-}
-
-/* Owner, mode, xattrs, times: st_set_metadata, with the root's xattrs set
- * through its fd link. */
-static int set_metadata(int dirfd, const char *name, int fd, const struct stat *st, const struct st_xattrs *x,
-			struct st_error *err)
-{
-	if (*name)
-		return st_set_metadata(dirfd, name, fd, st, x, err);
-	/* chown/chmod first (chown drops file capabilities), then xattrs,
-	 * then times, which setxattr leaves alone */
-	struct stat no_times = *st;
-	no_times.st_atim.tv_nsec = no_times.st_mtim.tv_nsec = UTIME_OMIT;
-	int r = st_set_metadata(dirfd, name, fd, &no_times, NULL, err);
-	if (r >= 0 && x && x->n)
-		r = xattrs_set(fd, "", x, err);
-	if (r >= 0) {
-		struct timespec ts[2] = {st->st_atim, st->st_mtim};
-		if (futimens(fd, ts) < 0)
-			r = st_error_set(err, errno, "set times on the layer root");
-	}
-	return r;
-}
-
-static void parent_of(const char *path, char *out, size_t len)
-{
-	snprintf(out, len, "%s", path);
-	char *slash = strrchr(out, '/');
-	if (slash)
-		*slash = '\0';
-	else
-		out[0] = '\0';
-}
-
-static int journal(struct applier *ap, enum jkind kind, const char *path, const char *backup)
-{
-	if (ap->nj == ap->capj) {
-		size_t nc = ap->capj ? ap->capj * 2 : 64;
-		struct jent *nj = realloc(ap->j, nc * sizeof(*nj));
-		if (!nj)
-			return st_error_set(ap->err, ENOMEM, "apply");
-		ap->j = nj;
-		ap->capj = nc;
-	}
-	struct jent *je = &ap->j[ap->nj];
-	memset(je, 0, sizeof(*je));
-	je->kind = kind;
-	je->path = strdup(path);
-	je->backup = backup ? strdup(backup) : NULL;
-	if (!je->path || (backup && !je->backup)) {
-		free(je->path);
-		free(je->backup);
-		return st_error_set(ap->err, ENOMEM, "apply");
-	}
-	if (kind == J_META) {
-		if (fstatat(ap->root, path, &je->st, AT_SYMLINK_NOFOLLOW | (*path ? 0 : AT_EMPTY_PATH)) < 0) {
-			int e = errno;
-			free(je->path);
-			return st_error_set(ap->err, e, "stat \"%s\"", path);
-		}
-		int r = xattrs_read(ap->root, path, &je->x);
-		if (r < 0) {
-			free(je->path);
-			return st_error_set(ap->err, -r, "read xattrs of \"%s\"", path);
-		}
-	}
-	ap->nj++;
-	return 0;
-}
-
-static bool is_created(struct applier *ap, const char *path)
-{
-	return st_hashmap_get(&ap->created, path) != NULL;
-}
-
-/* Journal an existing directory's metadata (its times above all) before
- * its entries or its metadata change, once per apply. */
-static int touch_dir(struct applier *ap, const char *dir)
-{
-	if ((dir[0] && is_created(ap, dir)) || st_hashmap_get(&ap->touched, dir))
-		return 0;
-	int r = journal(ap, J_META, dir, NULL);
-	if (r < 0)
-		return r;
-	if (st_hashmap_put(&ap->touched, dir, (void *)1) < 0)
-		return st_error_set(ap->err, ENOMEM, "apply");
-	return 0;
-}
-
-static int touch_parent(struct applier *ap, const char *path)
-{
-	char parent[PATH_MAX];
-	parent_of(path, parent, sizeof(parent));
-	return touch_dir(ap, parent);
-}
-
-static int mark_created(struct applier *ap, const char *path)
-{
-	char parent[PATH_MAX];
-	parent_of(path, parent, sizeof(parent));
-	/* everything under a created directory goes when it goes */
-	if (!parent[0] || !is_created(ap, parent)) {
-		int r = touch_dir(ap, parent);
-		if (r < 0 || (r = journal(ap, J_CREATED, path, NULL)) < 0)
-			return r;
-	}
-	if (st_hashmap_put(&ap->created, path, (void *)1) < 0)
-		return st_error_set(ap->err, ENOMEM, "apply");
-	return 0;
-}
-
-/* Move an existing entry out of the way (into scratch, for rollback). */
-static int displace(struct applier *ap, int pfd, const char *base, const char *path)
-{
-	struct stat st;
-	/* the cached parent may be what moves */
-	ap->parent_path[0] = '\0';
-	if (ap->parent_fd >= 0 && ap->parent_fd != pfd) {
-		close(ap->parent_fd);
-		ap->parent_fd = -1;
-	}
-	if (fstatat(pfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : st_error_set(ap->err, errno, "stat \"%s\"", path);
-	int r = touch_parent(ap, path);
-	if (r < 0)
-		return r;
-	if (is_created(ap, path)) {
-		st_hashmap_put(&ap->created, path, NULL);
-		return st_rm_rf_at(pfd, base, ap->err);
-	}
-	if (ap->scratch_fd < 0) {
-		char rnd[17];
-		if ((r = touch_dir(ap, "")) < 0)
-			return r;
-		st_random_hex(rnd, 8);
-		snprintf(ap->scratch, sizeof(ap->scratch), ".strata-apply-%s", rnd);
-		if (mkdirat(ap->root, ap->scratch, 0700) < 0)
-			return st_error_set(ap->err, errno, "create apply scratch directory");
-		ap->scratch_fd = st_open_nofollow(ap->root, ap->scratch, O_RDONLY | O_DIRECTORY, 0);
-		if (ap->scratch_fd < 0)
-			return st_error_set(ap->err, -ap->scratch_fd, "open apply scratch directory");
-	}
-	char bname[32];
-	snprintf(bname, sizeof(bname), "%u", ap->nbackup++);
-	if (renameat(pfd, base, ap->scratch_fd, bname) < 0)
-		return st_error_set(ap->err, errno, "move aside \"%s\"", path);
-	return journal(ap, J_MOVED, path, bname);
-}
-
-static void remove_scratch(struct applier *ap)
-{
-	if (ap->scratch_fd >= 0) {
-		struct st_error ignore;
-		close(ap->scratch_fd);
-		ap->scratch_fd = -1;
-		st_rm_rf_at(ap->root, ap->scratch, &ignore);
-	}
-}
-
-static void rollback(struct applier *ap)
-{
-	struct st_error ignore;
-	for (size_t i = ap->nj; i > 0; i--) {
-		struct jent *je = &ap->j[i - 1];
-		char parent[PATH_MAX];
-		parent_of(je->path, parent, sizeof(parent));
-		const char *slash = strrchr(je->path, '/');
-		const char *name = slash ? slash + 1 : je->path;
-		_cleanup_close_ int pfd = parent[0] ? st_open_nofollow(ap->root, parent, O_RDONLY | O_DIRECTORY, 0)
-						    : openat(ap->root, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (pfd < 0)
-			continue;
-		switch (je->kind) {
-		case J_CREATED:
-			st_rm_rf_at(pfd, name, &ignore);
-			break;
-		case J_MOVED:
-			st_rm_rf_at(pfd, name, &ignore);
-			renameat(ap->scratch_fd, je->backup, pfd, name);
-			break;
-		case J_META: {
-			struct st_xattrs now = {0};
-			char p[PATH_MAX];
-			bool follow;
-			xattr_path(p, sizeof(p), pfd, name, &follow);
-			xattrs_read(pfd, name, &now);
-			for (size_t k = 0; k < now.n; k++)
-				follow ? removexattr(p, now.v[k].name) : lremovexattr(p, now.v[k].name);
-			st_xattrs_free(&now);
-			set_metadata(pfd, name, *name ? -1 : pfd, &je->st, &je->x, &ignore);
-			break;
-		}
-		}
-	}
-	/* the scratch directory's removal touches the root again */
-	remove_scratch(ap);
-	struct timespec ts[2] = {ap->root_st.st_atim, ap->root_st.st_mtim};
-	futimens(ap->root, ts);
-}
-
-static void applier_free(struct applier *ap)
-{
-	for (size_t i = 0; i < ap->nj; i++) {
-		free(ap->j[i].path);
-		free(ap->j[i].backup);
-		st_xattrs_free(&ap->j[i].x);
-	}
-	free(ap->j);
-	for (size_t i = 0; i < ap->ndt; i++)
-		free(ap->dt[i].path);
-	free(ap->dt);
-	st_hashmap_free(&ap->created);
-	st_hashmap_free(&ap->touched);
-	st_hashmap_free(&ap->seen);
-	if (ap->parent_fd >= 0)
-		close(ap->parent_fd);
-	remove_scratch(ap);
-}
+#include "archive_int.h"
 
 /* "./a//b/" -> "a/b"; rejects absolute names, "..", and whiteout names used
  * as directories. "" is the root itself. */
@@ -590,11 +133,11 @@ static int open_parent(struct applier *ap, const char *parent, const char *path,
 				return r;
 			if (snprintf(made, sizeof(made), "%s%s%s", preal, preal[0] ? "/" : "", name) >= (int)sizeof(made))
 				return st_error_fail(ap->err, ENAMETOOLONG, "layer entry \"%s\": name too long", path);
-			if ((r = touch_parent(ap, made)) < 0)
+			if ((r = ap_touch_parent(ap, made)) < 0)
 				return r;
 			if (mkdirat(slash ? pfd : ap->root, name, 0755) < 0)
 				return st_error_set(ap->err, errno, "layer entry \"%s\": create parent \"%s\"", path, sub);
-			if ((r = mark_created(ap, made)) < 0)
+			if ((r = ap_mark_created(ap, made)) < 0)
 				return r;
 		}
 		fd = st_open_beneath(ap->root, parent, O_RDONLY | O_DIRECTORY, 0);
@@ -766,7 +309,7 @@ static int whiteout(struct applier *ap, int pfd, const char *parent, const char 
 
 	if (strcmp(base, ST_WH_OPAQUE) == 0) {
 		if (ap->o->wh == ST_WH_OVERLAY) {
-			int r = touch_dir(ap, parent);
+			int r = ap_touch_dir(ap, parent);
 			if (r < 0)
 				return r;
 			if (fsetxattr(pfd, "trusted.overlay.opaque", "y", 1, 0) < 0)
@@ -784,23 +327,23 @@ static int whiteout(struct applier *ap, int pfd, const char *parent, const char 
 			snprintf(child, sizeof(child), "%s%s%s", parent, parent[0] ? "/" : "", names[i]);
 			if (!parent[0] && ap->scratch_fd >= 0 && strcmp(names[i], ap->scratch) == 0)
 				continue;
-			if (!is_created(ap, child))
-				r = displace(ap, pfd, names[i], child);
+			if (!ap_is_created(ap, child))
+				r = ap_displace(ap, pfd, names[i], child);
 		}
 		st_strv_free(names, n);
 		return r;
 	}
 	if (st_str_has_prefix(base, ST_WH_META_PREFIX))
 		return 0; /* aufs' own bookkeeping (.wh..wh.plnk, .wh..wh.aufs): never layer content */
-	int r = displace(ap, pfd, vname, victim);
+	int r = ap_displace(ap, pfd, vname, victim);
 	if (r < 0 || ap->o->wh == ST_WH_DELETE)
 		return r;
-	if ((r = touch_parent(ap, victim)) < 0)
+	if ((r = ap_touch_parent(ap, victim)) < 0)
 		return r;
 	/* overlay: a 0/0 character device hides the lower entry */
 	if (mknodat(pfd, vname, S_IFCHR | 0, makedev(0, 0)) < 0)
 		return st_error_set(ap->err, errno, "layer entry \"%s\": create whiteout", path);
-	return mark_created(ap, victim);
+	return ap_mark_created(ap, victim);
 }
 
 static int apply_hardlink(struct applier *ap, int pfd, const char *base, const char *path, const char *jpath,
@@ -812,7 +355,7 @@ static int apply_hardlink(struct applier *ap, int pfd, const char *base, const c
 		return r;
 	if (!target[0])
 		return st_error_fail(ap->err, EINVAL, "layer entry \"%s\": hardlink to the root", path);
-	parent_of(target, tparent, sizeof(tparent));
+	ap_parent_of(target, tparent, sizeof(tparent));
 	const char *ts = strrchr(target, '/');
 	const char *tbase = ts ? ts + 1 : target;
 	_cleanup_close_ int tpfd = tparent[0] ? st_open_beneath(ap->root, tparent, O_RDONLY | O_DIRECTORY, 0)
@@ -827,11 +370,11 @@ static int apply_hardlink(struct applier *ap, int pfd, const char *base, const c
 				     path, target);
 	if (S_ISDIR(tst.st_mode))
 		return st_error_fail(ap->err, EPERM, "layer entry \"%s\": hardlink to a directory", path);
-	if ((r = touch_parent(ap, jpath)) < 0)
+	if ((r = ap_touch_parent(ap, jpath)) < 0)
 		return r;
 	if (linkat(tpfd, tbase, pfd, base, 0) < 0)
 		return st_error_set(ap->err, errno, "layer entry \"%s\": link to \"%s\"", path, target);
-	return mark_created(ap, jpath);
+	return ap_mark_created(ap, jpath);
 }
 
 static int apply_root(struct applier *ap, struct archive_entry *e, const struct stat *st)
@@ -841,8 +384,8 @@ static int apply_root(struct applier *ap, struct archive_entry *e, const struct 
 				     archive_entry_pathname(e));
 	struct st_xattrs x = {0};
 	int r;
-	if ((r = entry_xattrs(ap, e, "/", &x)) >= 0 && (r = touch_dir(ap, "")) >= 0 &&
-	    (r = set_metadata(ap->root, "", ap->root, st, &x, ap->err)) >= 0)
+	if ((r = entry_xattrs(ap, e, "/", &x)) >= 0 && (r = ap_touch_dir(ap, "")) >= 0 &&
+	    (r = ap_set_metadata(ap->root, "", ap->root, st, &x, ap->err)) >= 0)
 		r = add_dirtime(ap, "", st);
 	st_xattrs_free(&x);
 	return r;
@@ -867,7 +410,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	bool plain_file = type == AE_IFREG && !hardlink && archive_entry_sparse_count(e) == 0;
 
 	char parent[PATH_MAX];
-	parent_of(path, parent, sizeof(parent));
+	ap_parent_of(path, parent, sizeof(parent));
 	const char *slash = strrchr(path, '/');
 	const char *base = slash ? slash + 1 : path;
 
@@ -929,7 +472,7 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	struct stat cur;
 	/* in a directory this apply created, only what it created exists:
 	 * no stat for the entries of a fresh layer */
-	bool exists = (real[0] && is_created(ap, real) && !is_created(ap, jpath))
+	bool exists = (real[0] && ap_is_created(ap, real) && !ap_is_created(ap, jpath))
 			      ? false
 			      : fstatat(pfd, base, &cur, AT_SYMLINK_NOFOLLOW) == 0;
 	/* overlay: a directory that takes a whiteout's place must go on hiding
@@ -937,10 +480,10 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	bool over_whiteout = exists && ap->o->wh == ST_WH_OVERLAY && type == AE_IFDIR && !hardlink &&
 			     S_ISCHR(cur.st_mode) && cur.st_rdev == makedev(0, 0);
 	if (exists && type == AE_IFDIR && !hardlink && S_ISDIR(cur.st_mode)) {
-		if ((r = touch_dir(ap, jpath)) < 0)
+		if ((r = ap_touch_dir(ap, jpath)) < 0)
 			goto out;
 	} else if (exists) {
-		if ((r = displace(ap, pfd, base, jpath)) < 0)
+		if ((r = ap_displace(ap, pfd, base, jpath)) < 0)
 			goto out;
 		exists = false;
 	}
@@ -953,13 +496,13 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 	switch (type) {
 	case AE_IFDIR:
 		if (!exists) {
-			if ((r = touch_parent(ap, jpath)) < 0)
+			if ((r = ap_touch_parent(ap, jpath)) < 0)
 				goto out;
 			if (mkdirat(pfd, base, 0700) < 0) {
 				r = st_error_set(ap->err, errno, "layer entry \"%s\": mkdir", path);
 				goto out;
 			}
-			if ((r = mark_created(ap, jpath)) < 0)
+			if ((r = ap_mark_created(ap, jpath)) < 0)
 				goto out;
 		}
 		fd = st_open_nofollow(pfd, base, O_RDONLY | O_DIRECTORY, 0);
@@ -971,14 +514,14 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 			goto out;
 		break;
 	case AE_IFREG:
-		if ((r = touch_parent(ap, jpath)) < 0)
+		if ((r = ap_touch_parent(ap, jpath)) < 0)
 			goto out;
 		fd = openat(pfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (fd < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": create", path);
 			goto out;
 		}
-		if ((r = mark_created(ap, jpath)) < 0)
+		if ((r = ap_mark_created(ap, jpath)) < 0)
 			goto out;
 		ap->size += archive_entry_size(e);
 		if (plain_file && archive_entry_size(e) <= APPLY_JOB_MAX) {
@@ -995,25 +538,25 @@ static int apply_entry(struct applier *ap, struct archive_entry *e)
 			r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": symlink without a target", path);
 			goto out;
 		}
-		if ((r = touch_parent(ap, jpath)) < 0)
+		if ((r = ap_touch_parent(ap, jpath)) < 0)
 			goto out;
 		if (symlinkat(t, pfd, base) < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": symlink", path);
 			goto out;
 		}
-		r = mark_created(ap, jpath);
+		r = ap_mark_created(ap, jpath);
 		break;
 	}
 	case AE_IFCHR:
 	case AE_IFBLK:
 	case AE_IFIFO:
-		if ((r = touch_parent(ap, jpath)) < 0)
+		if ((r = ap_touch_parent(ap, jpath)) < 0)
 			goto out;
 		if (mknodat(pfd, base, (mode_t)type | (st.st_mode & 07777), archive_entry_rdev(e)) < 0) {
 			r = st_error_set(ap->err, errno, "layer entry \"%s\": mknod", path);
 			goto out;
 		}
-		r = mark_created(ap, jpath);
+		r = ap_mark_created(ap, jpath);
 		break;
 	default:
 		r = st_error_fail(ap->err, EINVAL, "layer entry \"%s\": unknown file type 0%o", path, type);
@@ -1079,18 +622,18 @@ int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply
 	struct applier ap;
 	int r = applier_init(&ap, rootfd, in, o, err);
 	if (r < 0) {
-		applier_free(&ap);
+		ap_applier_free(&ap);
 		return r;
 	}
 	struct archive *a = archive_read_new();
 	if (!a) {
-		applier_free(&ap);
+		ap_applier_free(&ap);
 		return st_error_set(err, ENOMEM, "apply layer");
 	}
 	ap.a = a;
 	archive_read_support_format_tar(a);
 	archive_read_support_format_gnutar(a);
-	if (archive_read_open(a, in, NULL, tar_read, NULL) != ARCHIVE_OK) {
+	if (st_tar_in_read_open(a, in) != ARCHIVE_OK) {
 		r = st_error_fail(err, in->error ? -in->error : EINVAL, "layer tar: %s", archive_error_string(a));
 		goto done;
 	}
@@ -1113,7 +656,7 @@ int64_t st_archive_apply(int rootfd, struct st_tar_in *in, const struct st_apply
 	if ((r = st_tar_in_finish(in, err)) < 0)
 		goto done;
 	/* before the directory times: its removal touches the root */
-	remove_scratch(&ap);
+	ap_remove_scratch(&ap);
 	r = finish_dirtimes(&ap);
 done:
 	archive_read_free(a);
@@ -1125,8 +668,8 @@ done:
 		if (ap.parent_fd >= 0)
 			close(ap.parent_fd);
 		ap.parent_fd = -1;
-		rollback(&ap);
+		ap_rollback(&ap);
 	}
-	applier_free(&ap);
+	ap_applier_free(&ap);
 	return r < 0 ? r : ap.size;
 }
