@@ -1,7 +1,7 @@
 /* What the build's files share (private to core/builder): the state of a
- * build and its stages, and the steps' helpers (build.c: output, expansion,
- * layer steps; build_config.c: the config; build_fill.c, build_meta.c: the
- * instructions). */
+ * build and its stages, and the steps' helpers (build_step.c: output,
+ * expansion, the generic steps; build_config.c: the config; build_fill.c,
+ * build_meta.c: the instructions). build.c, on top, runs the stages. */
 #ifndef ST_BUILD_INT_H
 #define ST_BUILD_INT_H
 
@@ -58,6 +58,17 @@ int bld_top_cache_id(struct builder *b, const char *top, char *cache, size_t len
  * then committed (in place where the driver can). */
 int bld_layer_step(struct builder *b, struct stage *sg, const char *by, const char *extra, fill_fn fill,
 		   void *ctx);
+/* ------------------------------------------- more of build_step.c */
+
+/* The first 12 hex digits of an id, as progress shows them. */
+void bld_short_id(const char *id, char out[13]);
+/* Wrap err with the instruction's place ("Dockerfile:3: RUN"); returns r's error. */
+int bld_fail_at(struct builder *b, const struct st_df_instr *in, int r);
+/* Keep a layer the build stands on (a FROM image's, a cache hit's) until
+ * the image holds it: a concurrent rmi or prune cannot take it away
+ * mid-build. -ENOENT when it is gone already. */
+int bld_hold_top(struct builder *b, const char *top);
+
 /* --------------------------------------- the config (build_config.c) */
 
 json_object *bld_cfg_config(json_object *cfg);

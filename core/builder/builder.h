@@ -57,6 +57,9 @@ int st_cache_list(struct st_store *s, struct st_cache_entry **out, size_t *n, st
 void st_cache_entries_free(struct st_cache_entry *v, size_t n);
 /* Remove an entry and release its layer. */
 int st_cache_drop(struct st_store *s, const char *key, struct st_error *err);
+/* Holders "cache:<key hex>" (an entry holds its top layer); registered by
+ * st_store_open. */
+extern const struct st_holder_kind st_cache_holders;
 
 /* COPY/ADD of sources into the mounted root filesystem `rootfd`. */
 struct st_copy_src {

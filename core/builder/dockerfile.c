@@ -6,338 +6,457 @@
  * moby/buildkit frontend/dockerfile/parser and .../instructions; error
  * texts are theirs so users can search them. No expansion happens here:
  * arguments stay as written for the builder to expand with st_df_expand.
- * This file: the line stage and the file; argument grammars are df_args.c,
- * the instruction stage df_instr.c. */
+ * This file: the instruction stage and the file; the line stage is
+ * df_line.c, the argument grammars df_args.c. */
 #include <ctype.h>
 #include <errno.h>
-#include <stdarg.h>
+#include <stdio.h>
 #include <strings.h>
 
-#include "df_internal.h"
-#include "dockerfile.h"
-#include "df_parse.h"
 #include "base/base.h"
+#include "df_internal.h"
+#include "df_parse.h"
+#include "dockerfile.h"
 
-/* ------------------------------------------------------------ context */
+/* ------------------------------------------------------------ tables */
 
-int df_fail(struct df_ctx *c, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int df_fail(struct df_ctx *c, int line, const char *fmt, ...)
-{
-	char msg[2048];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return st_error_fail(c->err, EINVAL, "%s:%d: %s", c->file, line, msg);
-}
+enum df_ftype { DF_BOOL, DF_STRING, DF_STRINGS /* repeatable */ };
 
-int df_oom(struct df_ctx *c, int line)
-{
-	return st_error_set(c->err, ENOMEM, "%s:%d: parsing", c->file, line);
-}
-
-/* reWhitespace in the Go parser: the separators of command and words. */
-bool df_is_ws(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\v' || ch == '\f' || ch == '\r';
-}
-
-/* Go's unicode.IsSpace applied to a single byte (how the flag scanner and
- * the HEALTHCHECK splitter look at text). */
-bool df_byte_space(char ch)
-{
-	return ch == ' ' || (ch >= '\t' && ch <= '\r');
-}
-
-void df_ltrim(const char **p, const char *end)
-{
-	size_t k;
-	while (*p < end && (k = df_space_len(*p, end)) > 0)
-		*p += k;
-}
-
-static bool df_is_comment(const char *p, const char *end)
-{
-	df_ltrim(&p, end);
-	return p < end && *p == '#';
-}
-
-static bool df_is_blank(const char *p, const char *end)
-{
-	df_ltrim(&p, end);
-	return p == end;
-}
-
-char *df_strndup(const char *p, const char *end)
-{
-	return strndup(p, (size_t)(end - p));
-}
-
-/* ------------------------------------------------------------ instruction memory */
-
-void st_df_instr_free(struct st_df_instr *in)
-{
-	if (!in)
-		return;
-	free(in->cmd);
-	free(in->original);
-	for (size_t i = 0; i < in->nflags; i++) {
-		free(in->flags[i].name);
-		free(in->flags[i].value);
-	}
-	free(in->flags);
-	st_strv_free(in->args, in->nargs);
-	if (in->sub) {
-		st_df_instr_free(in->sub);
-		free(in->sub);
-	}
-	*in = (struct st_df_instr){0};
-}
-
-void st_dockerfile_free(struct st_dockerfile *df)
-{
-	if (!df)
-		return;
-	for (size_t i = 0; i < df->n; i++)
-		st_df_instr_free(&df->v[i]);
-	free(df->v);
-	df->v = NULL;
-	df->n = 0;
-}
-
-void df_vec_free(struct df_vec *vec)
-{
-	for (size_t i = 0; i < vec->n; i++)
-		st_df_instr_free(&vec->v[i]);
-	free(vec->v);
-	*vec = (struct df_vec){0};
-}
-
-/* Moves *in into the vector (in is left empty). */
-int df_vec_push(struct df_vec *vec, struct st_df_instr *in)
-{
-	if (vec->n == vec->cap) {
-		size_t cap = vec->cap ? vec->cap * 2 : 16;
-		struct st_df_instr *v = realloc(vec->v, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		vec->v = v;
-		vec->cap = cap;
-	}
-	vec->v[vec->n++] = *in;
-	*in = (struct st_df_instr){0};
-	return 0;
-}
-
-int df_push_arg(struct st_df_instr *in, const char *p, const char *end)
-{
-	_cleanup_free_ char *s = df_strndup(p, end);
-	if (!s)
-		return -ENOMEM;
-	return st_strv_push(&in->args, &in->nargs, s);
-}
-
-const char *st_df_flag(const struct st_df_instr *in, const char *name)
-{
-	for (size_t i = 0; in && i < in->nflags; i++)
-		if (strcmp(in->flags[i].name, name) == 0)
-			return in->flags[i].value;
-	return NULL;
-}
-
-bool st_df_flag_bool(const struct st_df_instr *in, const char *name)
-{
-	const char *v = st_df_flag(in, name);
-	return v && (v[0] == '\0' || strcmp(v, "true") == 0);
-}
-
-/* ------------------------------------------------------------ line stage */
-
-/* Parser directives (`# escape=`, `# syntax=`, `# check=`): only in the
- * leading comment lines; the first other line ends them. */
-struct df_directives {
-	bool done, seen_escape, seen_syntax, seen_check;
+struct df_flagdef {
+	const char *name;
+	enum df_ftype type;
 };
 
-/* Go's regexp \s: [\t\n\f\r ]. */
-bool df_re_space(char ch)
-{
-	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\f' || ch == '\r';
-}
+static const struct df_flagdef df_flags_none[] = {{NULL, DF_BOOL}};
+static const struct df_flagdef df_flags_from[] = {{"platform", DF_STRING}, {NULL, DF_BOOL}};
+static const struct df_flagdef df_flags_copy[] = {
+	{"chown", DF_STRING}, {"chmod", DF_STRING},  {"from", DF_STRING},     {"link", DF_BOOL},
+	{"parents", DF_BOOL}, {"exclude", DF_STRINGS}, {NULL, DF_BOOL},
+};
+static const struct df_flagdef df_flags_add[] = {
+	{"chown", DF_STRING},	 {"chmod", DF_STRING},	{"link", DF_BOOL},	  {"keep-git-dir", DF_BOOL},
+	{"checksum", DF_STRING}, {"unpack", DF_BOOL},	{"exclude", DF_STRINGS}, {NULL, DF_BOOL},
+};
+static const struct df_flagdef df_flags_run[] = {
+	{"mount", DF_STRINGS}, {"network", DF_STRING}, {"security", DF_STRING}, {NULL, DF_BOOL},
+};
+static const struct df_flagdef df_flags_health[] = {
+	{"interval", DF_STRING},       {"timeout", DF_STRING}, {"start-period", DF_STRING},
+	{"start-interval", DF_STRING}, {"retries", DF_STRING}, {NULL, DF_BOOL},
+};
 
-static int df_directive(struct df_ctx *c, struct df_directives *d, const char *p, const char *end, int line)
+enum df_kind {
+	K_ADD, K_ARG, K_CMD, K_COPY, K_ENTRYPOINT, K_ENV, K_EXPOSE, K_FROM, K_HEALTHCHECK,
+	K_LABEL, K_MAINTAINER, K_ONBUILD, K_RUN, K_SHELL, K_STOPSIGNAL, K_USER, K_VOLUME, K_WORKDIR,
+};
+
+static const struct df_cmddef {
+	const char *name;
+	enum df_kind kind;
+	const struct df_flagdef *flags;
+} df_cmds[] = {
+	{"ADD", K_ADD, df_flags_add},
+	{"ARG", K_ARG, df_flags_none},
+	{"CMD", K_CMD, df_flags_none},
+	{"COPY", K_COPY, df_flags_copy},
+	{"ENTRYPOINT", K_ENTRYPOINT, df_flags_none},
+	{"ENV", K_ENV, df_flags_none},
+	{"EXPOSE", K_EXPOSE, df_flags_none},
+	{"FROM", K_FROM, df_flags_from},
+	{"HEALTHCHECK", K_HEALTHCHECK, df_flags_health},
+	{"LABEL", K_LABEL, df_flags_none},
+	{"MAINTAINER", K_MAINTAINER, df_flags_none},
+	{"ONBUILD", K_ONBUILD, df_flags_none},
+	{"RUN", K_RUN, df_flags_run},
+	{"SHELL", K_SHELL, df_flags_none},
+	{"STOPSIGNAL", K_STOPSIGNAL, df_flags_none},
+	{"USER", K_USER, df_flags_none},
+	{"VOLUME", K_VOLUME, df_flags_none},
+	{"WORKDIR", K_WORKDIR, df_flags_none},
+};
+
+/* ------------------------------------------------------------ instruction stage */
+
+static int df_parse_flags(struct df_ctx *c, int line, const struct df_flagdef *defs, char **raw, size_t nraw,
+			  struct st_df_instr *in)
 {
-	if (d->done)
+	if (nraw == 0)
 		return 0;
-	if (p == end || *p != '#') {
-		d->done = true;
-		return 0;
-	}
-	p++;
-	df_ltrim(&p, end);
-	/* ^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$ */
-	const char *name = p;
-	if (p == end || !isalpha((unsigned char)*p)) {
-		d->done = true;
-		return 0;
-	}
-	while (p < end && isalnum((unsigned char)*p))
-		p++;
-	size_t namelen = (size_t)(p - name);
-	while (p < end && df_re_space(*p))
-		p++;
-	if (p == end || *p != '=') {
-		d->done = true;
-		return 0;
-	}
-	p++;
-	const char *after_eq = p;
-	while (p < end && df_re_space(*p))
-		p++;
-	const char *vend = end;
-	while (vend > p && df_re_space(vend[-1]))
-		vend--;
-	if (p == vend) {
-		/* all blank: the lazy group still takes one character if any */
-		if (after_eq == end) {
-			d->done = true;
-			return 0;
+	in->flags = calloc(nraw, sizeof(*in->flags));
+	if (!in->flags)
+		return df_oom(c, line);
+	for (size_t i = 0; i < nraw; i++) {
+		const char *name = raw[i] + 2; /* the extractor only takes "--" words */
+		const char *eq = strchr(name, '=');
+		size_t namelen = eq ? (size_t)(eq - name) : strlen(name);
+		const struct df_flagdef *def = NULL;
+		for (const struct df_flagdef *d = defs; d->name; d++)
+			if (strlen(d->name) == namelen && memcmp(d->name, name, namelen) == 0)
+				def = d;
+		if (!def)
+			return df_fail(c, line, "Unknown flag: %.*s", (int)(namelen > 128 ? 128 : namelen), name);
+		if (def->type != DF_STRINGS && st_df_flag(in, def->name))
+			return df_fail(c, line, "Duplicate flag specified: %s", def->name);
+		const char *value = eq ? eq + 1 : "";
+		char lower[6] = "";
+		if (def->type == DF_BOOL) {
+			if (eq && !*value)
+				return df_fail(c, line, "Missing a value on flag: %s", def->name);
+			if (strlen(value) < sizeof(lower))
+				for (size_t k = 0; k <= strlen(value); k++)
+					lower[k] = (char)tolower((unsigned char)value[k]);
+			if (*value && strcmp(lower, "true") != 0 && strcmp(lower, "false") != 0)
+				return df_fail(c, line, "Expecting boolean value for flag %s, not: %.128s", def->name,
+					       value);
+			value = lower;
+		} else if (!eq) {
+			return df_fail(c, line, "Missing a value on flag: %s", def->name);
 		}
-		p = end - 1;
-		vend = end;
-	}
-	bool *seen;
-	if (namelen == 6 && strncasecmp(name, "escape", 6) == 0)
-		seen = &d->seen_escape;
-	else if (namelen == 6 && strncasecmp(name, "syntax", 6) == 0)
-		seen = &d->seen_syntax;
-	else if (namelen == 5 && strncasecmp(name, "check", 5) == 0)
-		seen = &d->seen_check;
-	else {
-		d->done = true;
-		return 0;
-	}
-	char lname[8];
-	for (size_t i = 0; i < namelen; i++)
-		lname[i] = (char)tolower((unsigned char)name[i]);
-	lname[namelen] = '\0';
-	if (*seen)
-		return df_fail(c, line, "only one %s parser directive can be used", lname);
-	*seen = true;
-	if (seen == &d->seen_escape) {
-		if (vend - p != 1 || (*p != '\\' && *p != '`'))
-			return df_fail(c, line, "invalid escape token '%.*s' does not match ` or \\", (int)(vend - p), p);
-		c->esc = *p;
+		struct st_df_flag *f = &in->flags[in->nflags];
+		f->name = strdup(def->name);
+		f->value = strdup(value);
+		if (!f->name || !f->value) {
+			free(f->name);
+			free(f->value);
+			return df_oom(c, line);
+		}
+		in->nflags++;
 	}
 	return 0;
 }
 
-/* Removes a trailing line-continuation escape (followed only by blanks);
- * returns true at the end of the logical line. An escaped escape at the end
- * ("foo \\\\") is not a continuation. */
-static bool df_trim_continuation(char esc, const char *p, const char **end)
+static bool df_valid_stage_name(const char *s)
 {
-	const char *q = *end;
-	while (q > p && (q[-1] == ' ' || q[-1] == '\t'))
-		q--;
-	if (q == p || q[-1] != esc)
-		return true;
-	const char *e = q - 1;
-	if (e > p && e[-1] == esc)
-		return true;
-	*end = e;
-	return false;
+	if (!(*s >= 'a' && *s <= 'z'))
+		return false;
+	for (s++; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return false;
+	return true;
 }
 
-/* The next physical line [*ls, *le) without its line ending ("\r\n"s). */
-static void df_next_line(const char **p, const char *end, const char **ls, const char **le)
+int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_onbuild, struct df_vec *out);
+
+static int df_from(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
 {
-	const char *nl = memchr(*p, '\n', (size_t)(end - *p));
-	*ls = *p;
-	*le = nl ? nl : end;
-	*p = nl ? nl + 1 : end;
-	while (*le > *ls && ((*le)[-1] == '\r' || (*le)[-1] == '\n'))
-		(*le)--;
+	if (df_ws_split(in, rest) < 0)
+		return df_oom(c, line);
+	if (in->nargs == 3 && strcasecmp(in->args[1], "as") == 0) {
+		for (char *p = in->args[2]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		if (!df_valid_stage_name(in->args[2]))
+			return df_fail(c, line,
+				       "invalid name for build stage: \"%.128s\", name can't start with a number or contain symbols",
+				       in->args[2]);
+		free(in->args[1]);
+		in->args[1] = in->args[2];
+		in->args[2] = NULL;
+		in->nargs = 2;
+		return 0;
+	}
+	if (in->nargs != 1)
+		return df_fail(c, line, "FROM requires either one or three arguments");
+	return 0;
 }
 
-/* The flag words at the start of the argument text ("--name=value", quotes
- * removed, backslash escapes honoured); *rest receives what follows them.
- * A "--" word ends the flags. */
-int df_extract_flags(const char *line, char ***words, size_t *nwords, const char **rest)
+static int df_healthcheck(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
 {
-	enum { IN_SPACES, IN_WORD, IN_QUOTE } phase = IN_SPACES;
-	struct df_buf w = {0};
-	bool blank_ok = false;
-	char quote = 0;
-	size_t len = strlen(line);
+	if (!*rest)
+		return df_fail(c, line, "HEALTHCHECK requires at least one argument");
+	const char *sep = rest;
+	while (*sep && !df_byte_space(*sep))
+		sep++;
+	const char *next = sep;
+	while (*next && df_byte_space(*next))
+		next++;
+	char typ[16];
+	size_t tl = (size_t)(sep - rest);
+	snprintf(typ, sizeof(typ), "%.*s", (int)(tl < sizeof(typ) ? tl : sizeof(typ) - 1), rest);
+	for (char *p = typ; *p; p++)
+		*p = (char)toupper((unsigned char)*p);
+	bool is_none = tl == 4 && strcmp(typ, "NONE") == 0, is_cmd = tl == 3 && strcmp(typ, "CMD") == 0;
+	if (!is_none && !is_cmd)
+		return df_fail(c, line, "Unknown type \"%.*s\" in HEALTHCHECK (try CMD)", (int)(tl > 64 ? 64 : tl), rest);
+	if (st_strv_push(&in->args, &in->nargs, typ) < 0)
+		return df_oom(c, line);
+	int r = df_maybe_json(c, line, in, next);
+	if (r < 0)
+		return r;
+	if (is_none && in->nargs > 1)
+		return df_fail(c, line, "HEALTHCHECK NONE takes no arguments");
+	if (is_cmd && in->nargs < 2)
+		return df_fail(c, line, "Missing command after HEALTHCHECK CMD");
+	return df_check_health_flags(c, line, in);
+}
+
+static int df_onbuild(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest)
+{
+	if (!*rest)
+		return df_fail(c, line, "ONBUILD requires at least one argument");
+	const char *te = rest;
+	while (*te && !df_is_ws(*te))
+		te++;
+	size_t tl = (size_t)(te - rest);
+	if (tl == 7 && strncasecmp(rest, "ONBUILD", 7) == 0)
+		return df_fail(c, line, "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+	if ((tl == 4 && strncasecmp(rest, "FROM", 4) == 0) || (tl == 10 && strncasecmp(rest, "MAINTAINER", 10) == 0))
+		return df_fail(c, line, "%s isn't allowed as an ONBUILD trigger", tl == 4 ? "FROM" : "MAINTAINER");
+
+	struct df_vec sub = {0};
+	int r = df_parse_line(c, line, rest, true, &sub);
+	if (r < 0) {
+		df_vec_free(&sub);
+		return r;
+	}
+	in->sub = malloc(sizeof(*in->sub));
+	if (!in->sub) {
+		df_vec_free(&sub);
+		return df_oom(c, line);
+	}
+	*in->sub = sub.v[0];
+	sub.n = 0;
+	df_vec_free(&sub);
+
+	/* the trigger's text: the instruction as written minus "ONBUILD " */
+	const char *expr = in->original;
+	while (*expr && df_re_space(*expr))
+		expr++;
+	expr += 7;
+	while (*expr && df_re_space(*expr))
+		expr++;
+	return st_strv_push(&in->args, &in->nargs, expr) < 0 ? df_oom(c, line) : 0;
+}
+
+/* ARG: one instruction per name ("ARG A B=1" gives two), each [name] or
+ * [name, default]. */
+static int df_arg(struct df_ctx *c, int line, struct st_df_instr *in, const char *rest, bool in_onbuild,
+		  struct df_vec *out)
+{
+	char **words = NULL;
+	size_t n = 0;
+	int r = df_words(rest, c->esc, &words, &n);
+	if (r < 0) {
+		r = df_oom(c, line);
+		goto out;
+	}
+	if (n == 0) {
+		r = df_fail(c, line, "ARG requires at least one argument");
+		goto out;
+	}
+	if (n > 1 && in_onbuild) {
+		r = df_fail(c, line, "ONBUILD ARG takes exactly one name");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char *eq = strchr(words[i], '=');
+		if (eq == words[i]) {
+			r = df_fail(c, line, "ARG names can not be blank");
+			goto out;
+		}
+		struct st_df_instr one = {.line = in->line};
+		one.cmd = strdup(in->cmd);
+		one.original = strdup(in->original);
+		bool ok = one.cmd && one.original;
+		if (ok)
+			ok = eq ? df_push_arg(&one, words[i], eq) == 0 &&
+					  st_strv_push(&one.args, &one.nargs, eq + 1) == 0
+				: st_strv_push(&one.args, &one.nargs, words[i]) == 0;
+		if (ok)
+			ok = df_vec_push(out, &one) == 0;
+		st_df_instr_free(&one);
+		if (!ok) {
+			r = df_oom(c, line);
+			goto out;
+		}
+	}
+out:
+	st_strv_free(words, n);
+	return r;
+}
+
+/* The instruction closest to a misspelt one (edit distance at most 2, as
+ * BuildKit's "did you mean" hint), or NULL. */
+static const char *df_suggest(const char *word)
+{
+	size_t n = strlen(word);
+	if (n == 0 || n > 16)
+		return NULL;
+	const char *best = NULL;
+	size_t best_d = 3;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(df_cmds); i++) {
+		const char *c = df_cmds[i].name;
+		size_t m = strlen(c), row[17];
+		for (size_t j = 0; j <= m; j++)
+			row[j] = j;
+		for (size_t a = 1; a <= n; a++) {
+			size_t diag = row[0];
+			row[0] = a;
+			for (size_t b = 1; b <= m; b++) {
+				size_t up = row[b];
+				size_t v = diag + (word[a - 1] != c[b - 1]);
+				if (up + 1 < v)
+					v = up + 1;
+				if (row[b - 1] + 1 < v)
+					v = row[b - 1] + 1;
+				row[b] = v;
+				diag = up;
+			}
+		}
+		if (row[m] < best_d) {
+			best_d = row[m];
+			best = c;
+		}
+	}
+	return best;
+}
+
+/* One logical line -> instruction(s) appended to out. */
+int df_parse_line(struct df_ctx *c, int line, const char *text, bool in_onbuild, struct df_vec *out)
+{
+	const char *s = text, *e = text + strlen(text);
+	df_trim(&s, &e);
+	const char *ce = s;
+	while (ce < e && !df_is_ws(*ce))
+		ce++;
+	const char *rs = ce;
+	while (rs < e && df_is_ws(*rs))
+		rs++;
+
+	const struct df_cmddef *def = NULL;
+	for (size_t i = 0; i < ST_ARRAY_SIZE(df_cmds) && !def; i++)
+		if (strlen(df_cmds[i].name) == (size_t)(ce - s) && strncasecmp(df_cmds[i].name, s, (size_t)(ce - s)) == 0)
+			def = &df_cmds[i];
+	if (!def) {
+		int cl = (int)(ce - s);
+		char up[80];
+		snprintf(up, sizeof(up), "%.*s", cl > 64 ? 64 : cl, s);
+		for (char *p = up; *p; p++)
+			*p = (char)toupper((unsigned char)*p);
+		const char *near = df_suggest(up);
+		char hint[48] = "";
+		if (near) {
+			snprintf(hint, sizeof(hint), " (did you mean %s?)", near);
+			for (char *p = hint; *p; p++)
+				*p = (char)tolower((unsigned char)*p);
+		}
+		return df_fail(c, line, "unknown instruction: %s%s%s", up, cl > 64 ? "..." : "", hint);
+	}
+
+	struct st_df_instr in = {.line = line};
+	_cleanup_free_ char *after = df_strndup(rs, e);
+	char **raw = NULL;
+	size_t nraw = 0;
+	const char *rest_start = NULL;
+	_cleanup_free_ char *rest = NULL;
 	int r = 0;
 
-	*rest = line + len;
-	for (size_t pos = 0; pos <= len; pos++) {
-		char ch = pos < len ? line[pos] : '\0';
-		if (phase == IN_SPACES) {
-			if (pos == len)
-				break;
-			if (df_byte_space(ch))
-				continue;
-			if (ch != '-' || pos + 1 == len || line[pos + 1] != '-') {
-				*rest = line + pos;
-				break;
-			}
-			phase = IN_WORD;
-		}
-		if (pos == len) {
-			if (!(w.len == 2 && memcmp(w.s, "--", 2) == 0) && (blank_ok || w.len > 0))
-				r = st_strv_push(words, nwords, w.s ? w.s : "");
-			break;
-		}
-		if (phase == IN_WORD) {
-			if (df_byte_space(ch)) {
-				phase = IN_SPACES;
-				if (w.len == 2 && memcmp(w.s, "--", 2) == 0) {
-					*rest = line + pos;
-					break;
-				}
-				if (blank_ok || w.len > 0) {
-					if (w.oom || (r = st_strv_push(words, nwords, w.s ? w.s : "")) < 0)
-						break;
-				}
-				dfb_reset(&w);
-				blank_ok = false;
-				continue;
-			}
-			if (ch == '\'' || ch == '"') {
-				quote = ch;
-				blank_ok = true;
-				phase = IN_QUOTE;
-				continue;
-			}
-			if (ch == '\\') {
-				if (pos + 1 == len)
-					continue;
-				ch = line[++pos];
-			}
-			dfb_putc(&w, ch);
-			continue;
-		}
-		/* IN_QUOTE */
-		if (ch == quote) {
-			phase = IN_WORD;
-			continue;
-		}
-		if (ch == '\\') {
-			if (pos + 1 == len) {
-				phase = IN_WORD;
-				continue;
-			}
-			ch = line[++pos];
-		}
-		dfb_putc(&w, ch);
+	in.cmd = strdup(def->name);
+	in.original = df_strndup(s, e);
+	if (!after || !in.cmd || !in.original || df_extract_flags(after, &raw, &nraw, &rest_start) < 0) {
+		r = df_oom(c, line);
+		goto out;
 	}
-	if (w.oom && r == 0)
-		r = -ENOMEM;
-	dfb_free(&w);
-	return r;
+	{
+		const char *a = rest_start, *b = after + strlen(after);
+		df_trim(&a, &b);
+		rest = df_strndup(a, b);
+		if (!rest) {
+			r = df_oom(c, line);
+			goto out;
+		}
+	}
+	if ((r = df_parse_flags(c, line, def->flags, raw, nraw, &in)) < 0)
+		goto out;
+
+	switch (def->kind) {
+	case K_RUN:
+	case K_CMD:
+	case K_ENTRYPOINT:
+		if ((r = df_maybe_json(c, line, &in, rest)) < 0)
+			break;
+		if (in.nargs == 0 && (!in.json || def->kind == K_RUN))
+			r = df_fail(c, line, "%s requires at least one argument", def->name);
+		else if (def->kind == K_RUN && !in.json && df_has_heredoc(rest, c->esc))
+			r = df_fail(c, line, "heredocs (<<WORD) are not supported in RUN");
+		break;
+	case K_SHELL:
+		if ((r = df_maybe_json(c, line, &in, rest)) < 0)
+			break;
+		if (in.nargs == 0)
+			r = df_fail(c, line, "SHELL requires at least one argument");
+		else if (!in.json)
+			r = df_fail(c, line, "SHELL requires the arguments to be in JSON form");
+		break;
+	case K_COPY:
+	case K_ADD:
+		if ((r = df_maybe_json_list(c, line, &in, rest)) < 0)
+			break;
+		if (in.nargs < 2)
+			r = df_fail(c, line,
+				    "%s requires at least two arguments, but only one was provided. Destination could not be determined.",
+				    def->name);
+		else if (!in.json && df_has_heredoc(rest, c->esc))
+			r = df_fail(c, line, "heredocs (<<WORD) are not supported in %s", def->name);
+		break;
+	case K_VOLUME:
+		if ((r = df_maybe_json_list(c, line, &in, rest)) < 0)
+			break;
+		if (in.nargs == 0)
+			r = df_fail(c, line, "VOLUME requires at least one argument");
+		for (size_t i = 0; i < in.nargs && r == 0; i++) {
+			const char *a = in.args[i], *b = a + strlen(a);
+			df_trim(&a, &b);
+			if (a == b) {
+				r = df_fail(c, line, "VOLUME specified can not be an empty string");
+				break;
+			}
+			char *t = df_strndup(a, b);
+			if (!t) {
+				r = df_oom(c, line);
+				break;
+			}
+			free(in.args[i]);
+			in.args[i] = t;
+		}
+		break;
+	case K_EXPOSE:
+		if (df_ws_split(&in, rest) < 0)
+			r = df_oom(c, line);
+		else if (in.nargs == 0)
+			r = df_fail(c, line, "EXPOSE requires at least one argument");
+		break;
+	case K_FROM:
+		r = df_from(c, line, &in, rest);
+		break;
+	case K_ENV:
+	case K_LABEL:
+		r = df_name_val(c, line, &in, rest, def->name);
+		break;
+	case K_WORKDIR:
+	case K_USER:
+	case K_STOPSIGNAL:
+	case K_MAINTAINER:
+		if (!*rest)
+			r = df_fail(c, line, "%s requires exactly one argument", def->name);
+		else if (st_strv_push(&in.args, &in.nargs, rest) < 0)
+			r = df_oom(c, line);
+		break;
+	case K_HEALTHCHECK:
+		r = df_healthcheck(c, line, &in, rest);
+		break;
+	case K_ONBUILD:
+		r = df_onbuild(c, line, &in, rest);
+		break;
+	case K_ARG:
+		r = df_arg(c, line, &in, rest, in_onbuild, out);
+		goto out; /* df_arg appended its own instructions */
+	}
+	if (r >= 0 && df_vec_push(out, &in) < 0)
+		r = df_oom(c, line);
+out:
+	st_strv_free(raw, nraw);
+	st_df_instr_free(&in);
+	return r < 0 ? r : 0;
 }
 
 /* ------------------------------------------------------------ file */

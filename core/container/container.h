@@ -153,4 +153,9 @@ int st_containers_using_volume(struct st_store *s, const char *name, char **firs
 /* Is driver layer id the container layer or init layer of a container? */
 bool st_container_owns_driver_layer(struct st_store *s, const char *id);
 
+/* Holders "container:ID" (a container holds its image's top layer; it owns
+ * its init and container layers, uses its image and volumes, and finishes
+ * removals at open); registered by st_store_open. */
+extern const struct st_holder_kind st_container_holders;
+
 #endif

@@ -9,7 +9,6 @@
 #include <fcntl.h>
 #include <time.h>
 
-#include "container/container.h"
 #include "base/base.h"
 #include "image/image.h"
 #include "store/store.h"
@@ -431,9 +430,12 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 	}
 	/* removing one of several tags only untags (Docker does so even while a
 	 * container uses the image); anything that deletes waits for its users */
-	if (st_containers_using_image(s, id, &user) > 0) {
-		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): container %s is using it", ref,
-				  id, user);
+	char object[ST_DIGEST_LEN + 8];
+	const char *kind;
+	snprintf(object, sizeof(object), "image:%s", id);
+	if (st_holders_using(s, object, &kind, &user) > 0) {
+		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): %s %s is using it", ref, id,
+				  kind, user);
 		st_strv_free(tags, ntags);
 		goto out;
 	}
@@ -520,3 +522,25 @@ void st_image_lease_done(struct st_store *s, struct st_layer *layer, const char 
 	else
 		st_lease_abandon(lease); /* the next open's sweep drops our holder */
 }
+
+/* ------------------------------------------------------------ holders */
+
+static bool image_holds_layer(struct st_store *s, const char *name, const char *chain_id, char *why, size_t len)
+{
+	struct st_image img;
+	struct st_error e;
+	if (!st_valid_digest(name) || st_image_get(s, name, &img, &e) < 0) {
+		snprintf(why, len, "names an image that does not exist");
+		return false;
+	}
+	bool ok = strcmp(img.top, chain_id) == 0;
+	if (!ok)
+		snprintf(why, len, "names an image whose top layer is %s", img.top[0] ? img.top : "none");
+	st_image_free(&img);
+	return ok;
+}
+
+const struct st_holder_kind st_image_holders = {
+	.prefix = "image",
+	.holds_layer = image_holds_layer,
+};

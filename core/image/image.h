@@ -31,6 +31,10 @@ int st_image_create_json(struct st_store *s, struct json_object *cfg, const char
 struct st_lease;
 void st_image_lease_done(struct st_store *s, struct st_layer *layer, const char *holder, struct st_lease *lease);
 
+/* Holders "image:ID" (an image holds its top layer); registered by
+ * st_store_open. */
+extern const struct st_holder_kind st_image_holders;
+
 /* Image interchange: `docker save` archives (Docker's image format v1.2)
  * and OCI image layouts, read (image_load.c) and written (image_save.c).
  * image_src.c gives the reader one view of an archive, whether it is a

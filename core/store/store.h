@@ -101,8 +101,32 @@ void st_store_unlock(struct st_store *s);
 /* An fd of <root>/<sub>, created 0700 when missing. */
 int st_store_subdir(struct st_store *s, const char *sub, struct st_error *err);
 
+/* Open the store: root, lock, driver, recovery. Only core/system's
+ * st_store_open calls it, once it has registered every holder kind that
+ * recovery and the lease sweep must ask (see holders below). */
+int st_store_open_core(const struct st_store_config *cfg, struct st_store **out, struct st_error *err);
+
 /* Recovery run at open, under the store lock. */
 int st_layer_store_recover(struct st_store *s, struct st_error *err);
+
+/* The holder table (holders.c; st_holder_kind_register is public): what the
+ * store and system check ask about a layer's holders, never a call up into
+ * images or containers. */
+
+/* The kind of holder "PREFIX:NAME" (NULL when none is registered); name
+ * receives NAME. */
+const struct st_holder_kind *st_holder_kind_of(const char *holder, const char **name);
+/* Is the holder backed by what it names, holding chain_id? true for holders
+ * of no registered kind ("user"); else why says what is wrong. */
+bool st_holder_backed(struct st_store *s, const char *holder, const char *chain_id, char *why, size_t len);
+/* Does a registered kind own driver layer id directly? */
+bool st_holders_own_driver_layer(struct st_store *s, const char *driver_id);
+/* How many things of one kind use object ("image:ID", "volume:NAME"): the
+ * first kind that has users answers, *kind its prefix, *first one's name
+ * (malloc'd, may be NULL). 0 when nothing does. */
+int st_holders_using(struct st_store *s, const char *object, const char **kind, char **first);
+/* Every kind's recovery, in registration order. */
+int st_holders_recover(struct st_store *s, struct st_error *err);
 
 /* Leases: what a running operation holds without writing it into the
  * layers' metadata. A lease is <root>/leases/NAME.json (the claims) and
@@ -149,5 +173,7 @@ bool st_lease_alive(struct st_store *s, const char *name);
 int st_lease_count_alive(struct st_store *s);
 /* Remove dead leases and their driver layers (caller holds the store lock). */
 int st_lease_sweep(struct st_store *s, struct st_error *err);
+/* Holders "lease:NAME" (registered by st_store_open_core). */
+extern const struct st_holder_kind st_lease_holders;
 
 #endif

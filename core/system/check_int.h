@@ -1,6 +1,7 @@
 /* What system check's files share (private to core/system): the problems
- * and their fixes, the state of one scan, the scans (check_store.c,
- * check_objects.c) and the repairs (check_repair.c); check.c runs them. */
+ * and their fixes, the state of one scan, recording problems and lookups
+ * (check_problems.c), the scans (check_store.c, check_objects.c) and the
+ * repairs (check_repair.c); check.c runs them. */
 #ifndef ST_CHECK_INT_H
 #define ST_CHECK_INT_H
 
@@ -73,14 +74,14 @@ void ck_leftover_temps(struct ck *c, const char *sub, int dfd, char **names, siz
 void ck_scan_driver_records(struct ck *c);
 /* Mount counts against the driver records and /proc/self/mountinfo. */
 void ck_scan_mounts(struct ck *c, struct st_container *cts, size_t ncts);
-/* Does image id exist? top receives its top layer. */
-bool ck_image_exists(struct ck *c, const char *id, char top[ST_DIGEST_LEN + 1]);
 void ck_scan_layers(struct ck *c);
 /* Driver layers that no layer, container or live operation accounts for. */
 void ck_scan_orphans(struct ck *c);
 void ck_scan_leases(struct ck *c);
 /* -------------------------------------- the scans (check_objects.c) */
 
+/* Does image id exist? top receives its top layer. */
+bool ck_image_exists(struct ck *c, const char *id, char top[ST_DIGEST_LEN + 1]);
 void ck_scan_images(struct ck *c);
 void ck_scan_containers(struct ck *c, struct st_container *cts, size_t ncts);
 void ck_scan_cache(struct ck *c);

@@ -14,6 +14,17 @@
 
 /* ------------------------------------------------------------ images */
 
+bool ck_image_exists(struct ck *c, const char *id, char top[ST_DIGEST_LEN + 1])
+{
+	struct st_image img;
+	struct st_error e;
+	if (!st_valid_digest(id) || st_image_get(c->s, id, &img, &e) < 0)
+		return false;
+	snprintf(top, ST_DIGEST_LEN + 1, "%s", img.top);
+	st_image_free(&img);
+	return true;
+}
+
 void ck_scan_images(struct ck *c)
 {
 	int dfd;

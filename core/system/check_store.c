@@ -6,8 +6,6 @@
 
 #include "base/base.h"
 #include "store/store.h"
-#include "image/image.h"
-#include "volume/volume.h"
 #include "container/container.h"
 #include "builder/builder.h"
 #include "system/system.h"
@@ -39,7 +37,7 @@ void ck_scan_driver_records(struct ck *c)
 			continue;
 		}
 		if (!rec.data)
-			ck_add(c, ck_layer_by_cache(c, id) || st_container_owns_driver_layer(c->s, id) ? FIX_NONE : FIX_DRV_ORPHAN,
+			ck_add(c, ck_layer_by_cache(c, id) || st_holders_own_driver_layer(c->s, id) ? FIX_NONE : FIX_DRV_ORPHAN,
 			    id, NULL, what, "has a record but the %s driver has no such layer", c->d->ops->name);
 		if (rec.parent[0]) {
 			struct st_drv_record prec;
@@ -174,59 +172,6 @@ void ck_scan_mounts(struct ck *c, struct st_container *cts, size_t ncts)
 
 /* ------------------------------------------------------------ layers */
 
-bool ck_image_exists(struct ck *c, const char *id, char top[ST_DIGEST_LEN + 1])
-{
-	struct st_image img;
-	struct st_error e;
-	if (!st_valid_digest(id) || st_image_get(c->s, id, &img, &e) < 0)
-		return false;
-	snprintf(top, ST_DIGEST_LEN + 1, "%s", img.top);
-	st_image_free(&img);
-	return true;
-}
-
-/* Is a holder of layer l backed by what it names? */
-static bool holder_ok(struct ck *c, const struct st_layer *l, const char *h, int cfd, char *why, size_t len)
-{
-	if (st_str_has_prefix(h, "image:")) {
-		char top[ST_DIGEST_LEN + 1];
-		if (!ck_image_exists(c, h + 6, top))
-			snprintf(why, len, "names an image that does not exist");
-		else if (strcmp(top, l->chain_id) != 0)
-			snprintf(why, len, "names an image whose top layer is %s", top[0] ? top : "none");
-		else
-			return true;
-		return false;
-	}
-	if (st_str_has_prefix(h, "container:")) {
-		char trash[160];
-		snprintf(trash, sizeof(trash), ".trash-%s", h + 10);
-		if (st_valid_id(h + 10) && cfd >= 0 && (ck_exists_at(cfd, h + 10) || ck_exists_at(cfd, trash)))
-			return true; /* a renamed one is reported (and finished) as a container */
-		snprintf(why, len, "names a container that does not exist");
-		return false;
-	}
-	if (st_str_has_prefix(h, "cache:")) {
-		for (size_t i = 0; i < c->ncache; i++)
-			if (strcmp(c->cache[i].key + 7, h + 6) == 0) {
-				if (strcmp(c->cache[i].top, l->chain_id) == 0)
-					return true;
-				snprintf(why, len, "names a build cache entry whose layer is %s",
-					 c->cache[i].top[0] ? c->cache[i].top : "none");
-				return false;
-			}
-		snprintf(why, len, "names a build cache entry that does not exist");
-		return false;
-	}
-	if (st_str_has_prefix(h, "lease:")) {
-		if (st_lease_alive(c->s, h + 6))
-			return true;
-		snprintf(why, len, "belongs to an operation that is no longer running");
-		return false;
-	}
-	return true; /* "user" and names of embedders */
-}
-
 void ck_scan_layers(struct ck *c)
 {
 	int dfd;
@@ -236,7 +181,6 @@ void ck_scan_layers(struct ck *c)
 	char what[200];
 	if (ck_list_sub(c, "layers", &dfd, &names, &n, &e) < 0)
 		return;
-	_cleanup_close_ int cfd = st_store_subdir(c->s, "containers", &e);
 	for (size_t i = 0; i < n; i++) {
 		const char *nm = names[i];
 		if (st_str_has_prefix(nm, ".tmp-")) {
@@ -303,7 +247,7 @@ void ck_scan_layers(struct ck *c)
 		}
 		for (size_t k = 0; k < l->nholders; k++) {
 			char why[200];
-			if (!holder_ok(c, l, l->holders[k], cfd, why, sizeof(why)))
+			if (!st_holder_backed(c->s, l->holders[k], l->chain_id, why, sizeof(why)))
 				ck_add(c, FIX_LAYER_RELEASE, l->chain_id, l->holders[k], what, "holder \"%s\" %s",
 				    l->holders[k], why);
 		}
@@ -327,7 +271,7 @@ void ck_scan_orphans(struct ck *c)
 		struct st_error e;
 		if (st_drv_record_get(c->d, id, &rec, &e) < 0 || rec.busy || strcmp(rec.state, "ready") != 0 || !rec.data)
 			continue;
-		if (ck_layer_by_cache(c, id) || st_container_owns_driver_layer(c->s, id) ||
+		if (ck_layer_by_cache(c, id) || st_holders_own_driver_layer(c->s, id) ||
 		    st_lease_claims_driver_layer(c->s, id))
 			continue;
 		snprintf(what, sizeof(what), "driver layer %s", id);

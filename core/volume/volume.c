@@ -8,7 +8,6 @@
 #include <limits.h>
 #include <time.h>
 
-#include "container/container.h"
 #include "base/base.h"
 #include "store/store.h"
 #include "volume/volume.h"
@@ -480,6 +479,15 @@ out:
 	return r;
 }
 
+/* Who uses the volume besides its mounts: containers name theirs in their
+ * configs (asked through the holder table, as "volume:NAME"). */
+static int volume_users(struct st_store *s, const char *name, const char **kind, char **first)
+{
+	char object[ST_VOLUME_NAME_MAX + 8];
+	snprintf(object, sizeof(object), "volume:%s", name);
+	return st_holders_using(s, object, kind, first);
+}
+
 bool st_volume_in_use(struct st_store *s, const char *name)
 {
 	struct vstore vs;
@@ -493,7 +501,8 @@ bool st_volume_in_use(struct st_store *s, const char *name)
 	if (!used) {
 		/* a stopped container keeps its volumes, as in Docker */
 		_cleanup_free_ char *user = NULL;
-		used = st_containers_using_volume(s, name, &user) > 0;
+		const char *kind;
+		used = volume_users(s, name, &kind, &user) > 0;
 	}
 	return used;
 }
@@ -522,10 +531,11 @@ static int remove_locked(struct vstore *vs, const char *name, bool force, int64_
 	}
 	vmnt_free(&m);
 	_cleanup_free_ char *user = NULL;
-	int nc = st_containers_using_volume(vs->s, name, &user);
+	const char *kind;
+	int nc = volume_users(vs->s, name, &kind, &user);
 	if (nc > 0) {
 		vrec_free(&rec);
-		return st_error_fail(err, EBUSY, "volume \"%s\" is in use by container %s%s: remove %s first", name,
+		return st_error_fail(err, EBUSY, "volume \"%s\" is in use by %s %s%s: remove %s first", name, kind,
 				     user ? user : "?", nc > 1 ? " and others" : "", nc > 1 ? "them" : "it");
 	}
 	struct vcache c = {0};
