@@ -5,8 +5,8 @@
 
 #include <stdlib.h>
 
-#include "cli.h"
 #include "container/container.h"
+#include "cli.h"
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
 {

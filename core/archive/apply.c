@@ -10,8 +10,8 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 #include "archive_int.h"
 
 /* "./a//b/" -> "a/b"; rejects absolute names, "..", and whiteout names used

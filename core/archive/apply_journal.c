@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 #include "archive_int.h"
 
 /* The name of dirfd/name for the *xattr calls. The root itself ("") is

@@ -11,6 +11,8 @@
 #include "strata.h"
 #include "base/base.h"
 
+/* ---------------------- tar input and apply (tar_in.c, apply*.c), diff.c */
+
 /* Layer tars on libarchive: apply one to a directory (safely, fd-relative,
  * with rollback), write one from a directory tree or from a change list,
  * and compute the change list between two trees. */
@@ -102,6 +104,8 @@ int st_tarsplit_replay(int rec_fd, int rootfd, struct st_writer *w, struct st_er
 void st_tarsplit_bytes(struct st_tarsplit *ts, int64_t pos, const void *data, size_t len);
 int st_tarsplit_entry(struct st_tarsplit *ts, int64_t data_start, const char *path, int64_t payload);
 int st_tarsplit_end(struct st_tarsplit *ts, int64_t total);
+
+/* ------------------------------------------------------------ compress.c */
 
 /* A writer that compresses (gzip or zstd, through libarchive's filters)
  * into another writer. Deterministic: no time or name in the gzip header,

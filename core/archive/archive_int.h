@@ -7,8 +7,8 @@
 #include <archive.h>
 #include <sys/stat.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 
 enum jkind { J_CREATED, J_MOVED, J_META };
 

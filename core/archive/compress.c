@@ -4,8 +4,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 
 struct st_compressor {
 	struct archive *a;

@@ -9,8 +9,8 @@
 #include <sys/sysmacros.h>
 #include <time.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 
 /* ------------------------------------------------------------ tar writer */
 

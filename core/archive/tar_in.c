@@ -5,8 +5,8 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "archive/archive.h"
 #include "base/base.h"
+#include "archive/archive.h"
 #include "archive_int.h"
 
 #define TAR_IN_BUF (256 * 1024)

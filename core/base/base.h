@@ -1,8 +1,8 @@
 /* core/base: what every other part of libstrata stands on, and nothing of
  * strata's own above it: errors and small helpers (error.c, io.c), fd-relative
  * file work (fs*.c, rmtree.c, filejob.c), locks, sha256 and JSON files, a
- * hash map, a hashing ring and a byte pipe between threads. The interface of
- * the folder: other folders include this header, not the files' own. */
+ * hash map, a hashing ring and a byte pipe between threads. The folder's
+ * interface: every other folder includes this header. */
 #ifndef ST_BASE_H
 #define ST_BASE_H
 
@@ -23,8 +23,10 @@
 
 #include "strata.h"
 
-/* Internal helpers shared by all of libstrata: cleanup attributes, ownership
- * transfer, small string and allocation helpers. */
+/* ----------------------------------------------- helpers (error.c, io.c) */
+
+/* Cleanup attributes, ownership transfer, small string and allocation
+ * helpers. */
 #define _cleanup_(f) __attribute__((cleanup(f)))
 #define ST_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -72,6 +74,8 @@ int64_t st_proc_start(pid_t pid);
 
 /* Monotonic clock in seconds. */
 double st_now(void);
+
+/* ------------------------------------- files (fs.c, fs_copy.c, rmtree.c) */
 
 /* fd-relative file helpers: resolution beneath a root, atomic writes,
  * rename-then-delete removal, the one tree walker, tree copy, metadata. */
@@ -179,6 +183,8 @@ void st_fd_path(char *buf, size_t len, int dirfd, const char *name);
 const char *st_fs_name(int dirfd);
 bool st_fs_supports_d_type(int dirfd);
 
+/* ------------------------------------------------------------- filejob.c */
+
 /* Finishing new regular files on worker threads: their data (from memory or
  * copied from another file) and metadata (owner, mode, xattrs, times, in
  * st_set_metadata's order), then closing them. The thread walking a tree or
@@ -217,6 +223,8 @@ int st_filejobs_finish(struct st_filejobs *p, struct st_error *err);
 /* Drop what is queued (closing its files), wait for the workers, free. */
 void st_filejobs_free(struct st_filejobs *p);
 
+/* ---------------------------------------------------------------- lock.c */
+
 /* flock-based locks: the store lock and per-object locks. Waits are bounded
  * (STRATA_LOCK_TIMEOUT seconds, default 120) and end in a "store busy" error. */
 /* Open (creating) dirfd/name and flock it with how (LOCK_SH or LOCK_EX).
@@ -225,6 +233,8 @@ int st_lock_at(int dirfd, const char *name, int how, struct st_error *err);
 /* Without waiting: -EWOULDBLOCK when someone holds it. */
 int st_trylock_at(int dirfd, const char *name, int how, struct st_error *err);
 void st_unlock(int *fd);
+
+/* -------------------------------------------------------------- digest.c */
 
 /* sha256 through OpenSSL libcrypto, as "sha256:<hex>" digests. */
 struct st_sha256 {
@@ -250,6 +260,8 @@ struct st_hash_writer {
 	int64_t bytes;
 };
 void st_hash_writer_init(struct st_hash_writer *hw, struct st_writer *next, struct st_writer *w);
+
+/* ------------------------------------------------------------ hashring.c */
 
 /* sha256 on a helper thread, over buffers the ring owns: the producer takes
  * a free buffer, fills it, submits it, and may go on reading the buffer (a
@@ -287,6 +299,8 @@ int st_hashring_writer_init(struct st_hashring_writer *hw, struct st_writer *nex
 void st_hashring_writer_final(struct st_hashring_writer *hw, char out[ST_DIGEST_LEN + 1]);
 void st_hashring_writer_free(struct st_hashring_writer *hw);
 
+/* ---------------------------------------------------------------- json.c */
+
 /* json-c helpers: load and atomically save JSON files, typed getters. */
 static inline void st_json_putp(json_object **o) { if (*o) json_object_put(*o); }
 #define _cleanup_json_ __attribute__((cleanup(st_json_putp)))
@@ -299,6 +313,8 @@ const char *st_json_str(json_object *o, const char *key);
 int64_t st_json_int(json_object *o, const char *key);
 /* Print pretty (for inspect) or compact (for files and digests). */
 const char *st_json_text(json_object *o, bool pretty);
+
+/* ------------------------------------------------------------- hashmap.c */
 
 /* A small string-keyed hash map (open addressing), for inode and path sets. */
 struct st_hashmap {
@@ -313,6 +329,8 @@ void st_hashmap_init(struct st_hashmap *m, void (*free_val)(void *));
 int st_hashmap_put(struct st_hashmap *m, const char *key, void *val);
 void *st_hashmap_get(const struct st_hashmap *m, const char *key);
 void st_hashmap_free(struct st_hashmap *m);
+
+/* ------------------------------------------------------------ bytepipe.c */
 
 /* A bounded byte queue between two threads: one writes (a download, a
  * compressor), the other reads (the layer store, an upload). A full queue

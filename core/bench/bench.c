@@ -23,9 +23,9 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "bench/bench.h"
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
+#include "bench/bench.h"
 
 static const char *const shape_names[ST_BENCH_NSHAPES] = {
 	[ST_BENCH_SMALL] = "small-files",

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-#include "bench/bench.h"
 #include "base/base.h"
+#include "bench/bench.h"
 
 extern char **environ;
 

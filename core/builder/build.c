@@ -12,12 +12,12 @@
 #include <fcntl.h>
 #include <limits.h>
 
-#include "builder/builder.h"
 #include "base/base.h"
-#include "dockerfile.h"
 #include "store/store.h"
 #include "image/image.h"
 #include "container/container.h"
+#include "builder/builder.h"
+#include "dockerfile.h"
 #include "build_int.h"
 
 /* ------------------------------------------------------------- stages */

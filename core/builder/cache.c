@@ -4,9 +4,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "builder/builder.h"
 #include "base/base.h"
 #include "store/store.h"
+#include "builder/builder.h"
 
 const char *st_state_text(const struct st_build_state *st, size_t *len)
 {

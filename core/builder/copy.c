@@ -7,10 +7,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "builder/builder.h"
 #include "base/base.h"
-#include "dockerfile.h"
 #include "archive/archive.h"
+#include "builder/builder.h"
+#include "dockerfile.h"
 
 /* ------------------------------------------------------------ matching */
 

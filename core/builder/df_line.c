@@ -7,10 +7,10 @@
 #include <stdarg.h>
 #include <strings.h>
 
+#include "base/base.h"
 #include "df_internal.h"
 #include "dockerfile.h"
 #include "df_parse.h"
-#include "base/base.h"
 
 /* ------------------------------------------------------------ context */
 

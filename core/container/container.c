@@ -15,11 +15,11 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "container/container.h"
-#include "store/store.h"
 #include "base/base.h"
-#include "image/image.h"
 #include "archive/archive.h"
+#include "store/store.h"
+#include "image/image.h"
+#include "container/container.h"
 #include "container_int.h"
 
 void st_container_free(struct st_container *c)

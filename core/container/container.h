@@ -12,6 +12,8 @@
 #include "store/store.h"
 #include "image/image.h"
 
+/* ----------------------------------------------- the runtime (runtime.c) */
+
 /* Running processes in containers through an OCI runtime (runc by default):
  * an OCI bundle is generated whose rootfs is a driver mount. */
 struct st_bind {
@@ -68,6 +70,8 @@ int st_runtime_run(const struct st_run_spec *sp, int in_fd, int out_fd, int err_
 /* Send a signal to a running container; delete its runtime state. */
 int st_runtime_kill(const struct st_run_spec *sp, const char *signal, struct st_error *err);
 int st_runtime_delete(const struct st_run_spec *sp, struct st_error *err);
+
+/* ------------------------------------ the container store (container*.c) */
 
 /* The container store: a container is a read-write layer (the "container
  * layer") on a small init layer on its image's top layer, a config, a state

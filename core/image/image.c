@@ -10,8 +10,8 @@
 #include <time.h>
 
 #include "base/base.h"
-#include "image/image.h"
 #include "store/store.h"
+#include "image/image.h"
 
 void st_image_free(struct st_image *img)
 {

@@ -14,7 +14,8 @@
 #include "archive/archive.h"
 #include "store/store.h"
 
-/* Internal helpers of the image store and builder. */
+/* --------------------------------------------- the image store (image.c) */
+
 /* RFC 3339 ("2026-11-28T09:40:00.123456789Z") <-> unix seconds. */
 int64_t st_parse_time(const char *s);
 void st_format_time(char *buf, size_t len); /* now, with nanoseconds */
@@ -34,6 +35,8 @@ void st_image_lease_done(struct st_store *s, struct st_layer *layer, const char 
 /* Holders "image:ID" (an image holds its top layer); registered by
  * st_store_open. */
 extern const struct st_holder_kind st_image_holders;
+
+/* ---------------------------- load and save (image_load.c, image_save.c) */
 
 /* Image interchange: `docker save` archives (Docker's image format v1.2)
  * and OCI image layouts, read (image_load.c) and written (image_save.c).
@@ -118,6 +121,8 @@ int st_img_src_read(struct st_img_src *src, const char *name, size_t max, char *
 int st_img_src_stream(struct st_img_src *src, const char *name, struct st_reader *r, int64_t *size,
 		      struct st_error *err);
 void st_img_src_close(struct st_img_src *src);
+
+/* ------------------------------------------ manifests (image_manifest.c) */
 
 /* Manifests, indexes and descriptors of the OCI image spec and Docker's
  * registry schema 2, as load, save, pull and push read and write them:

@@ -13,8 +13,8 @@
 #include <sys/utsname.h>
 
 #include "base/base.h"
-#include "image/image.h"
 #include "store/store.h"
+#include "image/image.h"
 
 #define LOAD_JSON_MAX (64u << 20) /* manifests, indexes and configs */
 #define LOAD_INDEX_DEPTH 4

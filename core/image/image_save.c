@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 
 #include "base/base.h"
-#include "image/image.h"
 #include "store/store.h"
+#include "image/image.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 

@@ -2,8 +2,8 @@
  * credentials are tried against the registry before they are stored),
  * logout, the credentials file's name; and the progress reports the
  * transfer threads share. */
-#include "registry_int.h"
 #include "base/base.h"
+#include "registry_int.h"
 
 void reg_progress_init(struct reg_progress *p, const struct st_reg_opts *o)
 {

@@ -13,9 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "store/store.h"
 #include "image/image.h"
 #include "registry/registry.h"
-#include "store/store.h"
 
 #define REG_DOCKER_DOMAIN "docker.io"
 #define REG_DOCKER_API_HOST "registry-1.docker.io"

@@ -9,10 +9,10 @@
  * first) and recovery. New layers are made in layer_register.c. */
 #include <fcntl.h>
 
-#include "store/store.h"
-#include "store_int.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "store/store.h"
+#include "store_int.h"
 
 void st_layer_free(struct st_layer *l)
 {

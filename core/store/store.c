@@ -3,8 +3,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
 
 int st_store_lock(struct st_store *s, struct st_error *err)
 {

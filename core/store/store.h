@@ -14,7 +14,9 @@
 #include "base/base.h"
 #include "archive/archive.h"
 
-/* Internal side of the storage-driver interface. */
+/* -------------------------------------- the driver interface (driver*.c) */
+
+/* What callers and drivers use besides the ops table of strata.h. */
 /* Apply an already-prepared tar input (hashing/recording set up by the
  * caller) to layer id, through the driver's apply or the naive one. */
 int64_t st_drv_apply_in(struct st_driver *d, const char *id, const char *parent,
@@ -37,7 +39,7 @@ int st_drv_settled(struct st_driver *d, const char *id, struct timespec *ts);
 /* Finish creates and removals that a killed process left half done. */
 int st_drv_recover(struct st_driver *d, struct st_error *err);
 
-/* For system check (core/check.c): the core's bookkeeping of one layer. */
+/* For system check (core/system/check*.c): the core's bookkeeping of one layer. */
 struct st_drv_record {
 	char parent[130];
 	char state[16]; /* creating | ready | removing */
@@ -77,6 +79,8 @@ int64_t st_naive_apply(struct st_driver *d, const char *id, const char *parent,
 int64_t st_naive_diff_size(struct st_driver *d, const char *id, const char *parent,
 			   struct st_error *err);
 
+
+/* --------------------------------------- the store (store*.c, layer_*.c) */
 
 /* Internal view of the store shared by the layer, image, container and
  * volume stores. Layout under the root (all 0700):
@@ -127,6 +131,8 @@ bool st_holders_own_driver_layer(struct st_store *s, const char *driver_id);
 int st_holders_using(struct st_store *s, const char *object, const char **kind, char **first);
 /* Every kind's recovery, in registration order. */
 int st_holders_recover(struct st_store *s, struct st_error *err);
+
+/* ----------------------------------------- leases (lease.c, lease_end.c) */
 
 /* Leases: what a running operation holds without writing it into the
  * layers' metadata. A lease is <root>/leases/NAME.json (the claims) and

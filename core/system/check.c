@@ -18,11 +18,11 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "builder/builder.h"
-#include "system/system.h"
-#include "container/container.h"
 #include "base/base.h"
 #include "store/store.h"
+#include "container/container.h"
+#include "builder/builder.h"
+#include "system/system.h"
 #include "check_int.h"
 
 /* -------------------------------------------------------------- scan */

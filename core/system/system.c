@@ -3,10 +3,10 @@
  * layer) and the local volume driver's (bytes under a volume's data). */
 #include <fcntl.h>
 
-#include "builder/builder.h"
-#include "container/container.h"
 #include "base/base.h"
 #include "store/store.h"
+#include "container/container.h"
+#include "builder/builder.h"
 #include "system/system.h"
 
 /* The layers, by chain id, with a mark per layer. */

@@ -10,6 +10,8 @@
 
 #include "strata.h"
 
+/* ----------------------------------------------- system check (check*.c) */
+
 /* strata system check: the whole store verified against itself (layer
  * records against driver layers, holders against what they name, images,
  * containers, build cache, volumes' users, mounts against mountinfo) and,
@@ -45,6 +47,8 @@ struct st_check_report {
  * (whatever it found), a negative errno when it could not. */
 int st_store_check(struct st_store *s, bool repair, struct st_check_report *rep, struct st_error *err);
 void st_check_report_free(struct st_check_report *rep);
+
+/* ----------------------------------------------- df and prune (system.c) */
 
 /* strata system df and strata system prune: what the store's images,
  * containers, volumes, layers and build cache take, and removing what

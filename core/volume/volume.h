@@ -1,7 +1,7 @@
 /* Internal side of the volume-driver interface: opening a driver by name
  * (compiled in, a loaded C plugin, or an out-of-process plugin through the
  * "plugin" adapter) and the helpers drivers share. The volume store itself
- * is core/volume.c; its layout under <root>/volumes/.strata/:
+ * is core/volume/volume.c; its layout under <root>/volumes/.strata/:
  *   records/NAME   {"Name","Driver","Options","CreatedAt","Anonymous","Scope","State"}
  *                  (State: creating|ready|removing), written with fsync
  *   mounts/NAME    {"Boot","Path","Mounted","IDs":[...]}: the mount ids that hold

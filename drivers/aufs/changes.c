@@ -11,9 +11,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-#include "aufs.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "aufs.h"
 
 bool aufs_is_meta(const char *name)
 {

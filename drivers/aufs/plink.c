@@ -10,8 +10,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "aufs.h"
 #include "base/base.h"
+#include "aufs.h"
 
 struct plink_walk {
 	struct st_hashmap by_ino; /* "<union ino>" -> plnk entry name */

@@ -8,9 +8,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "aufs.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "aufs.h"
 
 struct norm {
 	struct st_error *err;

@@ -19,10 +19,10 @@
 #include <btrfsutil.h>
 #include <libmount.h>
 
-#include "btrfs.h"
-#include "store/store.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "store/store.h"
+#include "btrfs.h"
 
 static int btrfs_probe(const char *home, char *reason, size_t len)
 {

@@ -28,9 +28,9 @@
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 
-#include "btrfs.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "btrfs.h"
 
 static bool has_nested(int fd)
 {

@@ -10,8 +10,8 @@
 #include <btrfsutil.h>
 #include <libmount.h>
 
-#include "btrfs.h"
 #include "base/base.h"
+#include "btrfs.h"
 
 /* The root directory of every subvolume has this inode number. */
 #define BTRFS_SUBVOL_ROOT_INO 256

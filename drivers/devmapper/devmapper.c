@@ -37,9 +37,9 @@
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 
-#include "devmapper.h"
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
+#include "devmapper.h"
 
 extern char **environ;
 

@@ -4,8 +4,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
 
 struct vfs {
 	int dir_fd;

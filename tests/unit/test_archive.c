@@ -1,4 +1,4 @@
-/* core/archive.c and core/diff.c: layer tars written from trees and applied
+/* core/archive/apply.c and core/archive/diff.c: layer tars written from trees and applied
  * to trees, whiteouts in the three on-disk formats, opaque directories,
  * sparse files, hardlinks, xattrs, and the change list of two trees. */
 #include <archive.h>

@@ -18,10 +18,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "../../drivers/aufs/aufs.h"
-#include "store/store.h"
 #include "base/base.h"
 #include "archive/archive.h"
+#include "store/store.h"
+#include "../../drivers/aufs/aufs.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../drivers/btrfs/btrfs.h"
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
+#include "../../drivers/btrfs/btrfs.h"
 #include "tartest.h"
 #include "testlib.h"
 

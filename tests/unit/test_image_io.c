@@ -1,4 +1,4 @@
-/* core/image_load.c, image_save.c, image_src.c over the vfs driver, with
+/* core/image/image_load.c, image_save.c, image_src.c over the vfs driver, with
  * archives made here by libarchive: docker-archives with gzip and zstd
  * layers, symlinked and hardlinked members (followed inside the archive,
  * refused outside it), OCI layouts with a multi-platform index, descriptor

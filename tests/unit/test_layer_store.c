@@ -1,4 +1,4 @@
-/* core/layer_store.c over the vfs driver: registration (DiffID, ChainID),
+/* core/store/layer_store.c, layer_register.c over the vfs driver: registration (DiffID, ChainID),
  * dedupe by chain id, holders, removal cascading to unreferenced parents,
  * refusal while a child exists, exact tar reproduction, and a store killed
  * in the middle of a registration. */

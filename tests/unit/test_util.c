@@ -1,4 +1,4 @@
-/* core/error.c: the error chain, key=value lists, size parsing and
+/* core/base/error.c: the error chain, key=value lists, size parsing and
  * printing, ids and digests. */
 #include <errno.h>
 #include <stdint.h>

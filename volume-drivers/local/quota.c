@@ -15,8 +15,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "store/store.h"
 #include "base/base.h"
+#include "store/store.h"
 #include "local.h"
 
 #ifndef PRJQUOTA
