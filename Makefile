@@ -24,6 +24,8 @@ DRIVERS := $(foreach d,$(DRIVER_ORDER),$(if $(wildcard drivers/$(d)/*.c),$(d)))
 VOLUME_ORDER := local nfs plugin
 VOLDRIVERS := $(foreach d,$(VOLUME_ORDER),$(if $(wildcard volume-drivers/$(d)/*.c),$(d)))
 
+# Evaluated when the Makefile is read: `make demo` and `make check` install the
+# packages first and then build in a second make that reads them (see below).
 PKGS := libarchive json-c libcrypto mount libcurl devmapper libbtrfsutil zlib
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
@@ -49,11 +51,15 @@ ifeq ($(SAN),1)
 CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 endif
-ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Iinclude -Icore -Icore/builder \
-	-Ivolume-drivers -Iservers/common -Iservers/docker $(PKG_CFLAGS) $(SRV_CFLAGS) $(CFLAGS)
+# core/ headers are named from core/ ("store/store.h"): the layer shows at the
+# include site. Every object also gets a .d file of the headers it includes.
+ALL_CFLAGS := -std=gnu11 $(WARN) -D_GNU_SOURCE -fPIC -Iinclude -Icore \
+	-Ivolume-drivers -Iservers $(PKG_CFLAGS) $(SRV_CFLAGS) $(CFLAGS)
+DEPFLAGS = -MMD -MP -MF $@.d
 
 # EXCLUDE='pattern%' leaves sources out (e.g. someone else's unfinished work)
-LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/builder/*.c)) \
+# core/ is one folder per subsystem (docs/ARCHITECTURE.md)
+LIB_SRCS := $(filter-out $(EXCLUDE),$(sort $(wildcard core/*.c core/*/*.c)) \
 	$(foreach d,$(DRIVERS),$(wildcard drivers/$(d)/*.c)) \
 	$(foreach d,$(VOLDRIVERS),$(wildcard volume-drivers/$(d)/*.c)) \
 	$(wildcard volume-drivers/*.c))
@@ -75,10 +81,18 @@ BIN    := $(BUILD)/strata
 
 all: $(STATIC) $(SHARED) $(BIN) $(BUILD)/strata.pc
 
-$(BUILD)/%.o: %.c $(wildcard include/*.h core/*.h core/builder/*.h volume-drivers/*.h drivers/*/*.h cli/*.h servers/*/*.h tests/lib/*.h)
+# a build without the -dev packages stops with what is missing, not a compiler error
+pkgcheck:
+	@pkg-config --exists $(PKGS) $(SRV_PKGS) 2>/dev/null || { \
+	  echo "strata: missing development packages: $$(pkg-config --print-errors --exists $(PKGS) $(SRV_PKGS) 2>&1 | head -n 3 | tr '\n' ' ')"; \
+	  echo "strata: run 'make deps' as root (or 'make demo' / 'make check', which install them first)"; exit 1; }
+
+$(LIB_OBJS) $(CLI_OBJS) $(SRV_OBJS) $(TEST_LIB_OBJS): | pkgcheck
+
+$(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -c -o $@ $<
 
 # the driver tables, generated from the directories present (or DRIVERS=...)
 $(BUILD)/gen/registry.c: FORCE
@@ -118,18 +132,18 @@ $(BUILD)/strata.pc: strata.pc.in Makefile
 $(BUILD)/tests/%: tests/unit/%.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 # the servers' unit tests link the servers' objects (and their libraries)
 $(BUILD)/tests/test_servers: tests/unit/test_servers.c $(STATIC) $(TEST_LIB_OBJS) $(SRV_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(SRV_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS) $(SRV_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(SRV_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS) $(SRV_LIBS)
 
 $(CONF_BIN): tests/conformance/conformance.c $(STATIC) $(TEST_LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) $(CHECK_CFLAGS) $(LDFLAGS) -Itests/lib -o $@ $< $(TEST_LIB_OBJS) $(STATIC) $(CHECK_LIBS) $(PKG_LIBS)
 
 tests: all $(UNIT_BINS) $(CONF_BIN)
 
@@ -151,11 +165,13 @@ $(BUILD)/tests/test_fuzz_corpus: $(FUZZ_SRCS) tests/fuzz/fuzz_common.h
 $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(STATIC)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $@")
-	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer $(LDFLAGS) -o $@ $< $(STATIC) $(PKG_LIBS)
 
 deps:
 	@scripts/deps.sh
 
+# demo, check and check-vm install their packages first and then build in a new
+# make, which reads pkg-config's answers only now that the -dev packages are there.
 # every suite: unit, conformance per driver, integration, VM
 check: deps
 	$(MAKE) tests
@@ -165,10 +181,13 @@ check: deps
 check-host: tests
 	BUILD=$(BUILD) STRATA_SKIP_VM=1 tests/run.sh
 
-check-vm: deps tests
+check-vm: deps
+	$(MAKE) tests
 	BUILD=$(BUILD) tests/vm/check-vm.sh
 
-demo: deps all
+demo:
+	@scripts/deps.sh demo
+	$(MAKE) all
 	BUILD=$(BUILD) scripts/demo.sh
 
 install: all
@@ -185,6 +204,10 @@ install: all
 clean:
 	rm -rf $(BUILD)
 
+# the headers each object was built from (gcc -MMD)
+-include $(wildcard $(addsuffix .d,$(LIB_OBJS) $(CLI_OBJS) $(TEST_LIB_OBJS) $(UNIT_BINS) $(CONF_BIN) \
+	$(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))))
+
 FORCE:
 
-.PHONY: all tests deps check check-host check-vm demo install clean fuzz fuzz-bins FORCE
+.PHONY: pkgcheck all tests deps check check-host check-vm demo install clean fuzz fuzz-bins FORCE

@@ -26,7 +26,7 @@ cat > "$T/bench.c" <<'EOF'
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include "dockerfile.h"
+#include "builder/dockerfile.h"
 static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e3 + t.tv_nsec / 1e6; }
 static char *slurp(const char *p, size_t *n) {
 	FILE *f = fopen(p, "rb"); fseek(f, 0, SEEK_END); *n = (size_t)ftell(f); rewind(f);
@@ -65,7 +65,7 @@ int main(int argc, char **argv) {
 	return 0;
 }
 EOF
-cc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude -Icore -Icore/builder -o "$T/bench" "$T/bench.c" "$BUILD/libstrata.a" \
+cc -O2 -std=gnu11 -D_GNU_SOURCE -Iinclude -Icore -o "$T/bench" "$T/bench.c" "$BUILD/libstrata.a" \
 	$(pkg-config --libs libarchive json-c libcrypto mount libcurl devmapper libbtrfsutil zlib 2>/dev/null) -lpthread
 
 # 20,000 instructions, about 1.3 MB

@@ -1,4 +1,4 @@
-/* strata bench: the storage-driver benchmark (core/bench.c) per driver, as a
+/* strata bench: the storage-driver benchmark (core/bench/bench.c) per driver, as a
  * table or JSON, with a progress bar on a terminal and a gnuplot bar chart. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,9 +15,9 @@
 
 #include <json-c/json.h>
 
-#include "bench.h"
+#include "store/store.h"
+#include "bench/bench.h"
 #include "cli.h"
-#include "driver.h"
 
 extern char **environ;
 

@@ -10,8 +10,8 @@
 
 #include <json-c/json.h>
 
+#include "container/container.h"
 #include "cli.h"
-#include "container.h"
 
 #define CREATE_OPTS \
 	{"name", required_argument, 0, 'n'}, {"env", required_argument, 0, 'e'}, \

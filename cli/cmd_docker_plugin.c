@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "docker_plugin.h"
+#include "../servers/docker/docker_plugin.h"
 
 static int dp_cmd_serve(struct cli *c, int argc, char **argv)
 {

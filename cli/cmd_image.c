@@ -9,10 +9,10 @@
 
 #include <json-c/json.h>
 
-#include "build.h"
+#include "base/base.h"
+#include "image/image.h"
+#include "builder/builder.h"
 #include "cli.h"
-#include "digest.h"
-#include "image.h"
 
 /* "3 minutes ago", as docker prints it */
 void cli_ago(int64_t t, char *buf, size_t len)

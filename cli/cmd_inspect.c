@@ -5,8 +5,8 @@
 
 #include <stdlib.h>
 
+#include "container/container.h"
 #include "cli.h"
-#include "container.h"
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
 {

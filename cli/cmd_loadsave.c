@@ -4,8 +4,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image/image.h"
 #include "cli.h"
-#include "image_io.h"
 
 int cmd_load(struct cli *c, int argc, char **argv)
 {

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "registry/registry.h"
 #include "cli.h"
-#include "registry.h"
 
 /* ------------------------------------------------------------- progress */
 

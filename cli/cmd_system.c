@@ -6,9 +6,8 @@
 
 #include <json-c/json.h>
 
-#include "store_check.h"
+#include "system/system.h"
 #include "cli.h"
-#include "system.h"
 
 /* ------------------------------------------------------------- check */
 

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "../servers/docker/docker_plugin.h"
 #include "cli.h"
 
 static const struct cli_cmd *current;
@@ -381,6 +382,12 @@ int cli_dispatch(struct cli *c, const char *group, const struct cli_cmd *cmds, i
 int main(int argc, char **argv)
 {
 	struct cli c = {0};
+	/* dockerd's layers through the docker plugin, for every command that
+	 * opens a store (system check, the sweep of dead operations) */
+	if (dp_holders_register() < 0) {
+		fprintf(stderr, "strata: error: cannot register the docker plugin's layer holders\n");
+		return EXIT_ERR;
+	}
 	c.root = getenv("STRATA_ROOT");
 	c.driver = getenv("STRATA_STORAGE_DRIVER");
 	c.prog = "strata";

@@ -389,6 +389,42 @@ int st_layer_tar(struct st_store *s, const char *chain_id, struct st_writer *out
 int st_layer_list(struct st_store *s, struct st_layer **out, size_t *n, struct st_error *err);
 void st_layer_list_free(struct st_layer *v, size_t n);
 
+/* -------------------------------------------------------- holder table */
+
+/* A layer's holders are names, "PREFIX:NAME" ("image:sha256:...",
+ * "container:ID", "cache:KEY", "lease:NAME"; "user" has no kind). The
+ * store knows nothing of images or containers: what it needs to know about
+ * a holder it asks the kind registered for the holder's prefix (system
+ * check: is the holder still backed by what it names; a dead operation's
+ * sweep: has something taken its driver layer over). Images, containers,
+ * the build cache and leases register theirs; an embedder may register
+ * kinds of its own. Holders of no registered kind count as backed. */
+struct st_holder_kind {
+	const char *prefix;   /* holders are "PREFIX:NAME"; [a-z0-9_-]+ */
+	/* Is holder NAME of this kind still backed by what it names, and does
+	 * it hold layer CHAIN_ID? true, or false with a human reason in why
+	 * ("names an image that does not exist"; for system check). */
+	bool (*holds_layer)(struct st_store *s, const char *name, const char *chain_id, char *why, size_t len);
+	/* Does something of this kind own driver layer DRIVER_ID directly (not
+	 * through the layer store, as a container its read-write layers)? May
+	 * be NULL. */
+	bool (*owns_driver_layer)(struct st_store *s, const char *driver_id);
+	/* Optional: how many things of this kind use OBJECT, a thing of another
+	 * kind named as a holder is ("image:ID", "volume:NAME"): what they use
+	 * is not removed. *first receives the name of one (malloc'd, may stay
+	 * NULL). */
+	int (*uses)(struct st_store *s, const char *object, char **first);
+	/* Optional: finish what a killed process left half done, at store open
+	 * (under the store lock, after the layer store's own recovery). */
+	int (*recover)(struct st_store *s, struct st_error *err);
+};
+
+/* Add a kind to the process-wide table (the kind must stay valid). 0, also
+ * when this kind is registered already; -EEXIST when another kind has the
+ * prefix, -EINVAL for a bad prefix or no holds_layer, -ENOSPC when the
+ * table (32 kinds) is full. st_store_open registers the built-in kinds. */
+int st_holder_kind_register(const struct st_holder_kind *kind);
+
 /* --------------------------------------------------------- image store */
 
 /* An image is an OCI image config (JSON bytes); its id is the sha256 of

@@ -1,18 +1,30 @@
 #!/bin/bash
-# Installs the Debian 12 packages strata needs to build, test and demo.
-# A no-op when all are present. Add a package here, not in ad-hoc scripts.
+# Installs the Debian 12 packages strata needs. A no-op when all are present.
+#   scripts/deps.sh          everything: build, run, demo, every test suite, benchmarks
+#   scripts/deps.sh demo     what `make demo` needs: build, run, the demo's tools
+# Add a package here, not in ad-hoc scripts.
 set -euo pipefail
-PKGS=(
-	# build
+profile=${1:-all}
+BUILD_PKGS=(
 	build-essential clang pkg-config
 	libarchive-dev libjson-c-dev libssl-dev libmount-dev libcurl4-openssl-dev
 	libdevmapper-dev libbtrfsutil-dev zlib1g-dev check
 	# servers (servers/docker: Docker's plugin protocol over HTTP)
 	libmicrohttpd-dev
-	# run: OCI runtime for RUN and containers
+)
+RUN_PKGS=(
+	# OCI runtime for RUN and containers
 	runc
+)
+DEMO_PKGS=(
+	# the demo's base image and its side-by-side history
+	busybox-static jq bc
+)
+TEST_PKGS=(
 	# tests: filesystems on loop devices, tools to inspect them
 	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc debootstrap curl
+	# what the suites call (file types, zstd archives, TLS certificates, pgrep, the tree's version)
+	file zstd openssl procps git
 	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
 	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
@@ -31,6 +43,11 @@ PKGS=(
 	# benchmarks (strata bench --plot, bench/peers.sh): plots, the remaining peer
 	gnuplot-nox buildah
 )
+case $profile in
+demo) PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${DEMO_PKGS[@]}") ;;
+all) PKGS=("${BUILD_PKGS[@]}" "${RUN_PKGS[@]}" "${DEMO_PKGS[@]}" "${TEST_PKGS[@]}") ;;
+*) echo "usage: scripts/deps.sh [all|demo]" >&2; exit 2 ;;
+esac
 missing=()
 for p in "${PKGS[@]}"; do
 	[[ $p == \#* ]] && continue

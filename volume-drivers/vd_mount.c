@@ -16,8 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "util.h"
+#include "base/base.h"
 #include "vd_mount.h"
 
 /* The child writes "ERRNO\nMESSAGE" to the pipe and exits. */

@@ -4,12 +4,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "build.h"
-#include "digest.h"
-#include "fs.h"
-#include "json.h"
-#include "store.h"
-#include "util.h"
+#include "base/base.h"
+#include "store/store.h"
+#include "builder/builder.h"
 
 const char *st_state_text(const struct st_build_state *st, size_t *len)
 {
@@ -120,6 +117,22 @@ static bool cache_key_hex(const char *name, char *hex)
 	return true;
 }
 
+/* The top layer an entry file names ("" for none); false when the entry is
+ * damaged (unreadable, or no valid layer), top then "". */
+static bool entry_top(int dfd, const char *name, char top[ST_DIGEST_LEN + 1])
+{
+	_cleanup_json_ json_object *o = NULL;
+	struct st_error e;
+	top[0] = '\0';
+	if (st_json_load_at(dfd, name, &o, &e) < 0 || !json_object_is_type(o, json_type_object))
+		return false;
+	const char *t = st_json_str(o, "top");
+	if (t[0] && !st_valid_digest(t))
+		return false;
+	snprintf(top, ST_DIGEST_LEN + 1, "%s", t);
+	return true;
+}
+
 void st_cache_entries_free(struct st_cache_entry *v, size_t n)
 {
 	(void)n;
@@ -150,18 +163,10 @@ int st_cache_list(struct st_store *s, struct st_cache_entry **out, size_t *n, st
 		struct st_cache_entry *e = &v[*n];
 		memset(e, 0, sizeof(*e));
 		snprintf(e->key, sizeof(e->key), "sha256:%s", hex);
-		_cleanup_json_ json_object *o = NULL;
-		struct st_error e2;
 		struct stat st;
 		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0)
 			e->created = st.st_mtime;
-		if (st_json_load_at(dfd, names[i], &o, &e2) < 0 || !json_object_is_type(o, json_type_object)) {
-			e->damaged = true;
-		} else {
-			const char *top = st_json_str(o, "top");
-			e->damaged = top[0] && !st_valid_digest(top);
-			snprintf(e->top, sizeof(e->top), "%s", e->damaged ? "" : top);
-		}
+		e->damaged = !entry_top(dfd, names[i], e->top);
 		(*n)++;
 	}
 	st_strv_free(names, nn);
@@ -205,3 +210,29 @@ int st_cache_drop(struct st_store *s, const char *key, struct st_error *err)
 	st_store_unlock(s);
 	return r;
 }
+
+/* ------------------------------------------------------------ holders */
+
+/* "cache:<key hex>": the entry build-cache/<hex>.json holds its top layer. */
+static bool cache_holds_layer(struct st_store *s, const char *name, const char *chain_id, char *why, size_t len)
+{
+	char file[96], hex[65], top[ST_DIGEST_LEN + 1];
+	struct st_error e;
+	struct stat st;
+	snprintf(file, sizeof(file), "%.70s.json", name);
+	_cleanup_close_ int dfd = st_store_subdir(s, "build-cache", &e);
+	if (!cache_key_hex(file, hex) || dfd < 0 || fstatat(dfd, file, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		snprintf(why, len, "names a build cache entry that does not exist");
+		return false;
+	}
+	entry_top(dfd, file, top);
+	if (strcmp(top, chain_id) == 0)
+		return true;
+	snprintf(why, len, "names a build cache entry whose layer is %s", top[0] ? top : "none");
+	return false;
+}
+
+const struct st_holder_kind st_cache_holders = {
+	.prefix = "cache",
+	.holds_layer = cache_holds_layer,
+};

@@ -7,12 +7,10 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "build.h"
-#include "digest.h"
+#include "base/base.h"
+#include "archive/archive.h"
+#include "builder/builder.h"
 #include "dockerfile.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
 
 /* ------------------------------------------------------------ matching */
 

@@ -4,9 +4,9 @@
  * that matches a parent directory matches everything below it). */
 #include <errno.h>
 
+#include "base/base.h"
 #include "df_internal.h"
 #include "dockerfile.h"
-#include "util.h"
 
 /* Go's path.Clean: "//" -> "/", "." elements dropped, ".." resolved
  * lexically, no trailing slash, "" -> ".". */

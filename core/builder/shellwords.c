@@ -8,9 +8,9 @@
 #include <errno.h>
 #include <stdio.h>
 
+#include "base/base.h"
 #include "df_internal.h"
 #include "dockerfile.h"
-#include "util.h"
 
 struct sw {
 	const char *p, *end;

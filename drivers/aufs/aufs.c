@@ -18,11 +18,10 @@
 
 #include <libmount.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
+#include "store/store.h"
 #include "aufs.h"
-#include "driver.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
 
 #define AUFS_SUPER_MAGIC 0x61756673
 #define ECRYPTFS_SUPER_MAGIC 0xf15f

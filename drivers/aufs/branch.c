@@ -8,8 +8,8 @@
  * mounted 100+ layer images. */
 #include <inttypes.h>
 
+#include "base/base.h"
 #include "aufs.h"
-#include "util.h"
 
 bool aufs_branch_path_ok(const char *path)
 {

@@ -11,11 +11,9 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
 #include "aufs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "layertar.h"
-#include "util.h"
 
 bool aufs_is_meta(const char *name)
 {

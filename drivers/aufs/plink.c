@@ -10,10 +10,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
+#include "base/base.h"
 #include "aufs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "util.h"
 
 struct plink_walk {
 	struct st_hashmap by_ino; /* "<union ino>" -> plnk entry name */

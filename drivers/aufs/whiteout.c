@@ -8,10 +8,9 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
 #include "aufs.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
 
 struct norm {
 	struct st_error *err;

@@ -19,11 +19,10 @@
 #include <btrfsutil.h>
 #include <libmount.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
+#include "store/store.h"
 #include "btrfs.h"
-#include "driver.h"
-#include "fs.h"
-#include "layertar.h"
-#include "util.h"
 
 static int btrfs_probe(const char *home, char *reason, size_t len)
 {

@@ -28,11 +28,9 @@
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
 #include "btrfs.h"
-#include "fs.h"
-#include "hashmap.h"
-#include "layertar.h"
-#include "util.h"
 
 static bool has_nested(int fd)
 {

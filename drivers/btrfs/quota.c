@@ -10,9 +10,8 @@
 #include <linux/btrfs.h>
 #include <linux/btrfs_tree.h>
 
+#include "base/base.h"
 #include "btrfs.h"
-#include "fs.h"
-#include "util.h"
 
 /* The limit value that removes a limit (the kernel's CLEAR_VALUE). */
 #define QGROUP_LIMIT_CLEAR ((__u64)-1)

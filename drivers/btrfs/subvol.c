@@ -10,9 +10,8 @@
 #include <btrfsutil.h>
 #include <libmount.h>
 
+#include "base/base.h"
 #include "btrfs.h"
-#include "fs.h"
-#include "util.h"
 
 /* The root directory of every subvolume has this inode number. */
 #define BTRFS_SUBVOL_ROOT_INO 256

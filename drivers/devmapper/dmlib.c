@@ -10,8 +10,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "base/base.h"
 #include "devmapper.h"
-#include "util.h"
 
 /* the last error libdevmapper logged in this thread */
 static __thread char dmlib_last[512];

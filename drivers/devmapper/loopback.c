@@ -7,8 +7,8 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "base/base.h"
 #include "devmapper.h"
-#include "util.h"
 
 int dmloop_attach(int file_fd, const char *file_name, dev_t *rdev, struct st_error *err)
 {

@@ -14,9 +14,8 @@
 #include <sys/utsname.h>
 #include <sys/xattr.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "overlay.h"
-#include "util.h"
 
 #define CHECK_PREFIX ".ovl-check-"
 

@@ -13,10 +13,8 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 
-#include "fs.h"
-#include "hashmap.h"
+#include "base/base.h"
 #include "overlay.h"
-#include "util.h"
 
 #define OPAQUE_XATTR "trusted.overlay.opaque"
 #define REDIRECT_XATTR "trusted.overlay.redirect"

@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "overlay.h"
-#include "util.h"
 
 static int sys_fsopen(const char *fs, unsigned flags) { return (int)syscall(SYS_fsopen, fs, flags); }
 static int sys_fsconfig(int fd, unsigned cmd, const char *key, const void *val, int aux)

@@ -15,9 +15,8 @@
 #include <sys/random.h>
 #include <sys/stat.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "overlay.h"
-#include "util.h"
 
 /* ------------------------------------------------------------ layout */
 

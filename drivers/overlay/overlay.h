@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "driver.h"
+#include "store/store.h"
 
 /* Short names in l/: 500 lower layers of "NAME:" plus the upper and work
  * paths must fit in one page of mount(2) data on kernels without lowerdir+. */

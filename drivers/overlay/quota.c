@@ -15,10 +15,8 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 
-#include "fs.h"
-#include "lock.h"
+#include "base/base.h"
 #include "overlay.h"
-#include "util.h"
 
 #ifndef XFS_SUPER_MAGIC
 #define XFS_SUPER_MAGIC 0x58465342

@@ -4,9 +4,8 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
-#include "driver.h"
-#include "fs.h"
-#include "util.h"
+#include "base/base.h"
+#include "store/store.h"
 
 struct vfs {
 	int dir_fd;

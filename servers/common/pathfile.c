@@ -5,9 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "pathfile.h"
-#include "util.h"
 
 int srv_write_path(const char *path, const void *data, size_t len, mode_t mode, struct st_error *err)
 {

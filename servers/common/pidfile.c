@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "pidfile.h"
-#include "util.h"
+#include "base/base.h"
 
 int srv_pidfile_open(const char *path, struct st_error *err)
 {

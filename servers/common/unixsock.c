@@ -8,9 +8,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "unixsock.h"
-#include "util.h"
 
 static int sun_fill(struct sockaddr_un *sa, const char *path, const char *what, struct st_error *err)
 {

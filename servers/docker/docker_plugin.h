@@ -25,6 +25,10 @@ struct dp_config {
 };
 
 bool dp_name_valid(const char *name);
+/* The plugin's layers in the store's holder table (system check, the
+ * sweep of dead operations): every strata process that opens stores with
+ * plugin layers registers it (the strata command does, at its start). */
+int dp_holders_register(void);
 /* Serve until SIGINT/SIGTERM; 0 after a clean shutdown. */
 int dp_serve(const struct dp_config *cfg, struct st_error *err);
 

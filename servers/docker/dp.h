@@ -116,7 +116,9 @@ int dp_req_str(json_object *req, const char *method, const char *key, const char
  * id of [a-zA-Z0-9][a-zA-Z0-9_.-]* that fits is taken. */
 #define DP_LAYER_PREFIX "docker."
 int dp_layer_id(const char *plugin, const char *docker_id, char *out, size_t len, struct st_error *err);
-/* Is driver layer id one of a docker plugin's (any name)? */
+/* Is driver layer id one of a docker plugin's (any name)? Split it into
+ * the plugin's name and docker's id. */
 bool dp_layer_is_plugins(const char *driver_id);
+bool dp_layer_split(const char *driver_id, char *plugin, size_t len, const char **docker_id);
 
 #endif

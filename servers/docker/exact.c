@@ -14,12 +14,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "store/store.h"
 #include "exact.h"
-#include "fs.h"
-#include "store.h"
-#include "layertar.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
 
 static int exact_dir(struct st_store *s, const char *plugin, struct st_error *err)
 {

@@ -17,14 +17,11 @@
 #include <unistd.h>
 
 #include "dp.h"
-#include "driver.h"
+#include "store/store.h"
 #include "exact.h"
-#include "fs.h"
-#include "json.h"
-#include "layertar.h"
-#include "lease.h"
-#include "pathfile.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
+#include "../common/pathfile.h"
 
 #define DP_LAYER_ID_MAX 129
 

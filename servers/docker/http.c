@@ -16,10 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "bytepipe.h"
+#include "base/base.h"
 #include "dp.h"
-#include "json.h"
-#include "util.h"
 
 #define DP_MIME "application/vnd.docker.plugins.v1.2+json"
 #define DP_JSON_MAX (1 << 20)     /* a JSON request larger than this is refused */

@@ -32,14 +32,21 @@ int dp_layer_id(const char *plugin, const char *docker_id, char *out, size_t len
 	return 0;
 }
 
-bool dp_layer_is_plugins(const char *driver_id)
+bool dp_layer_split(const char *driver_id, char *plugin, size_t len, const char **docker_id)
 {
 	if (strncmp(driver_id, DP_LAYER_PREFIX, strlen(DP_LAYER_PREFIX)) != 0)
 		return false;
 	const char *name = driver_id + strlen(DP_LAYER_PREFIX), *dot = strchr(name, '.');
-	if (!dot || dot == name || (size_t)(dot - name) > DP_NAME_MAX || !dot[1])
+	if (!dot || dot == name || (size_t)(dot - name) > DP_NAME_MAX || (size_t)(dot - name) >= len || !dot[1])
 		return false;
-	char buf[DP_NAME_MAX + 1];
-	snprintf(buf, sizeof(buf), "%.*s", (int)(dot - name), name);
-	return dp_name_valid(buf);
+	snprintf(plugin, len, "%.*s", (int)(dot - name), name);
+	*docker_id = dot + 1;
+	return dp_name_valid(plugin);
+}
+
+bool dp_layer_is_plugins(const char *driver_id)
+{
+	char plugin[DP_NAME_MAX + 1];
+	const char *id;
+	return dp_layer_split(driver_id, plugin, sizeof(plugin), &id);
 }

@@ -7,11 +7,11 @@
 #include <unistd.h>
 
 #include "dp.h"
-#include "pathfile.h"
-#include "pidfile.h"
-#include "signals.h"
-#include "unixsock.h"
-#include "util.h"
+#include "../common/pathfile.h"
+#include "../common/pidfile.h"
+#include "../common/signals.h"
+#include "../common/unixsock.h"
+#include "base/base.h"
 
 #define DP_DEFAULT_ROOT "/var/lib/strata"
 #define DP_SOCKET_DIR "/run/docker/plugins"

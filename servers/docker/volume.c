@@ -22,8 +22,7 @@
 #include <time.h>
 
 #include "dp.h"
-#include "json.h"
-#include "util.h"
+#include "base/base.h"
 
 struct v_call {
 	struct dp_server *srv;

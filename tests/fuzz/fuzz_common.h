@@ -22,9 +22,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "fs.h"
 #include "strata.h"
+#include "base/base.h"
+#include "store/store.h"
 
 struct fz_store {
 	char dir[PATH_MAX];   /* holds store/ and the canary */

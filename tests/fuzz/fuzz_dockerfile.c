@@ -4,13 +4,13 @@
  * parsed back), as one word to expand,
  * and as a .dockerignore matched against paths taken from its own lines.
  * Structural invariants of the results are checked with abort().
- *   clang -fsanitize=fuzzer,address -Iinclude -Icore -Icore/builder \
- *     tests/fuzz/fuzz_dockerfile.c core/builder/{dockerfile,dfglob,shellwords,dockerignore}.c core/error.c -ljson-c */
+ *   clang -fsanitize=fuzzer,address -Iinclude -Icore \
+ *     tests/fuzz/fuzz_dockerfile.c core/builder/{dockerfile,dfglob,shellwords,dockerignore}.c core/base/error.c -ljson-c */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockerfile.h"
+#include "builder/dockerfile.h"
 
 static void fuzz_expand(const char *word, const struct st_kvlist *vars, char esc)
 {

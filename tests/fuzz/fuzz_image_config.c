@@ -9,7 +9,7 @@
 #include <archive.h>
 #include <archive_entry.h>
 
-#include "digest.h"
+#include "base/base.h"
 #include "fuzz_common.h"
 
 static struct fz_store fic_store;

@@ -8,9 +8,9 @@
  *   make fuzz   (scripts/fuzz.sh) */
 #include <sys/mman.h>
 
+#include "base/base.h"
+#include "image/image.h"
 #include "fuzz_common.h"
-#include "image_io.h"
-#include "json.h"
 
 static struct fz_store fil_store;
 

@@ -9,8 +9,8 @@
  * Nothing next to the store may change (fuzz_common.h). Corpus:
  * tests/fuzz/corpus/layer_apply/ (seeded from tests/hostile/make-layers.py).
  *   make fuzz   (clang -fsanitize=fuzzer,address; see scripts/fuzz.sh) */
+#include "archive/archive.h"
 #include "fuzz_common.h"
-#include "layertar.h"
 
 static struct fz_store fla_store;
 

@@ -13,7 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "digest.h"
+#include "base/base.h"
 #include "snap.h"
 #include "tartest.h"
 

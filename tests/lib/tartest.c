@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
-#include "digest.h"
+#include "base/base.h"
 #include "tartest.h"
 
 void tt_buf_add(struct tt_buf *b, const void *p, size_t n)

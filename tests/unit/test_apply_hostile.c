@@ -20,8 +20,8 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "layertar.h"
-#include "util.h"
+#include "base/base.h"
+#include "archive/archive.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"

@@ -1,4 +1,4 @@
-/* core/archive.c and core/diff.c: layer tars written from trees and applied
+/* core/archive/apply.c and core/archive/diff.c: layer tars written from trees and applied
  * to trees, whiteouts in the three on-disk formats, opaque directories,
  * sparse files, hardlinks, xattrs, and the change list of two trees. */
 #include <archive.h>
@@ -14,12 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
-#include "layertar.h"
+#include "base/base.h"
+#include "archive/archive.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 

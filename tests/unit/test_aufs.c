@@ -18,14 +18,13 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "base/base.h"
+#include "archive/archive.h"
+#include "store/store.h"
 #include "../../drivers/aufs/aufs.h"
-#include "driver.h"
-#include "fs.h"
-#include "layertar.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 extern const struct st_driver_ops st_aufs_driver;
 

@@ -17,12 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/base.h"
+#include "store/store.h"
 #include "../../drivers/btrfs/btrfs.h"
-#include "driver.h"
-#include "fs.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 static char home[PATH_MAX];

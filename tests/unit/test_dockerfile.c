@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dockerfile.h"
+#include "builder/dockerfile.h"
 #include "testlib.h"
 
 /* ------------------------------------------------------------ helpers */

@@ -1,4 +1,4 @@
-/* core/driver.c over vfs: mount counts that outlive the process, recovery
+/* core/store/driver*.c over vfs: mount counts that outlive the process, recovery
  * of a create killed half way, probes that leave nothing behind, option
  * checks, records (parent, rw, commit). */
 #include <errno.h>
@@ -11,9 +11,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "driver.h"
+#include "base/base.h"
+#include "store/store.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 static char home[PATH_MAX];

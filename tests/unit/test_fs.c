@@ -1,4 +1,4 @@
-/* core/fs.c: atomic writes, recursive removal that never crosses a mount or
+/* core/base/fs.c, rmtree.c: atomic writes, recursive removal that never crosses a mount or
  * follows a symlink, mkdir -p, resolution beneath a root, the tree walker,
  * xattrs (the root's too) and tree copies. */
 #include <errno.h>
@@ -12,11 +12,10 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 static int tfd = -1;

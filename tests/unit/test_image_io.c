@@ -1,4 +1,4 @@
-/* core/image_load.c, image_save.c, image_src.c over the vfs driver, with
+/* core/image/image_load.c, image_save.c, image_src.c over the vfs driver, with
  * archives made here by libarchive: docker-archives with gzip and zstd
  * layers, symlinked and hardlinked members (followed inside the archive,
  * refused outside it), OCI layouts with a multi-platform index, descriptor
@@ -13,11 +13,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "digest.h"
-#include "image_io.h"
+#include "base/base.h"
+#include "image/image.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *tmp;
 static char root[4096];

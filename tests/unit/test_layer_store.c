@@ -1,4 +1,4 @@
-/* core/layer_store.c over the vfs driver: registration (DiffID, ChainID),
+/* core/store/layer_store.c, layer_register.c over the vfs driver: registration (DiffID, ChainID),
  * dedupe by chain id, holders, removal cascading to unreferenced parents,
  * refusal while a child exists, exact tar reproduction, and a store killed
  * in the middle of a registration. */
@@ -14,10 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fs.h"
+#include "base/base.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *root;
 static struct st_store *store;

@@ -20,8 +20,8 @@
 
 #include <json-c/json.h>
 
+#include "base/base.h"
 #include "../../drivers/overlay/overlay.h"
-#include "util.h"
 #include "snap.h"
 #include "tartest.h"
 #include "testlib.h"

@@ -11,13 +11,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "bytepipe.h"
-#include "compress.h"
-#include "digest.h"
-#include "json.h"
-#include "registry_int.h"
+#include "base/base.h"
+#include "archive/archive.h"
+#include "registry/registry_int.h"
 #include "testlib.h"
-#include "util.h"
 
 /* ------------------------------------------------------------ references */
 

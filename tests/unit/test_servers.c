@@ -8,12 +8,12 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "dp.h"
-#include "pathfile.h"
-#include "pidfile.h"
+#include "docker/dp.h"
+#include "common/pathfile.h"
+#include "common/pidfile.h"
 #include "testlib.h"
-#include "unixsock.h"
-#include "util.h"
+#include "common/unixsock.h"
+#include "base/base.h"
 
 static bool connects(const char *path)
 {

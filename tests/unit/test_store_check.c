@@ -1,4 +1,4 @@
-/* system check and repair (core/check.c), and the states a kill -9 leaves at
+/* system check and repair (core/system/check*.c), and the states a kill -9 leaves at
  * the points where crash safety matters, made on disk exactly as a killed
  * process leaves them (a dead lease's files, a half-done removal, a use of
  * a mount by a process that is gone), then opened the way the next strata
@@ -13,18 +13,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "build.h"
-#include "container.h"
-#include "driver.h"
-#include "fs.h"
-#include "json.h"
-#include "lease.h"
-#include "store.h"
-#include "store_check.h"
-#include "system.h"
+#include "base/base.h"
+#include "store/store.h"
+#include "container/container.h"
+#include "builder/builder.h"
+#include "system/system.h"
 #include "tartest.h"
 #include "testlib.h"
-#include "util.h"
 
 static char *root;
 static struct st_store *store;

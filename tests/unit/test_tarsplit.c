@@ -1,4 +1,4 @@
-/* core/tarsplit.c: a tar recorded while it is applied comes back byte for
+/* core/archive/tarsplit.c: a tar recorded while it is applied comes back byte for
  * byte from the records and the applied files: pax headers, GNU long names,
  * sparse entries, trailing padding of any length, compressed input. */
 #include <archive.h>
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layertar.h"
+#include "archive/archive.h"
 #include "tartest.h"
 #include "testlib.h"
 

@@ -1,12 +1,11 @@
-/* core/error.c: the error chain, key=value lists, size parsing and
+/* core/base/error.c: the error chain, key=value lists, size parsing and
  * printing, ids and digests. */
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "digest.h"
+#include "base/base.h"
 #include "testlib.h"
-#include "util.h"
 
 START_TEST(test_error_chain_reads_outer_to_inner)
 {

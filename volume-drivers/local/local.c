@@ -11,11 +11,8 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "fs.h"
-#include "json.h"
+#include "base/base.h"
 #include "local.h"
-#include "lock.h"
-#include "util.h"
 #include "vd_mount.h"
 
 static const char *const local_options[] = {"type", "device", "o", "size", NULL};

@@ -15,11 +15,9 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "driver.h"
-#include "fs.h"
+#include "base/base.h"
+#include "store/store.h"
 #include "local.h"
-#include "lock.h"
-#include "util.h"
 
 #ifndef PRJQUOTA
 #define PRJQUOTA 2

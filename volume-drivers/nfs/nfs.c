@@ -17,9 +17,7 @@
 #include <limits.h>
 #include <sys/stat.h>
 
-#include "fs.h"
-#include "json.h"
-#include "util.h"
+#include "base/base.h"
 #include "vd_mount.h"
 
 static const char *const nfs_options[] = {"addr", "export", "vers", "o", "timeout", NULL};

@@ -9,9 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "json.h"
+#include "base/base.h"
 #include "plugin.h"
-#include "util.h"
 
 #define VP_MEDIA_TYPE "application/vnd.docker.plugins.v1.2+json"
 #define VP_MAX_REPLY (8u << 20)

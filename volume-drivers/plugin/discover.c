@@ -7,10 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fs.h"
-#include "json.h"
+#include "base/base.h"
 #include "plugin.h"
-#include "util.h"
 
 static const char *const vp_socket_dirs[] = {"/run/docker/plugins", "/run/strata/plugins"};
 static const char *const vp_spec_dirs[] = {"/etc/docker/plugins", "/usr/lib/docker/plugins", "/etc/strata/plugins",

@@ -11,9 +11,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "json.h"
+#include "base/base.h"
 #include "plugin.h"
-#include "util.h"
 
 struct vp {
 	struct vp_client c;
