@@ -239,6 +239,12 @@ for k in $(seq 1 8); do conc "$k" >"$T/conc-$k.log" 2>&1 & pids+=($!); done
 bad=0
 for p in "${pids[@]}"; do wait "$p" || bad=$((bad + 1)); done
 [ $bad = 0 ] && pass concurrent_requests_8_clients || fail concurrent_requests_8_clients "$bad clients failed: $(cat "$T"/conc-*.log | head -3)"
+# the plugin's layers are dockerd's to system check (a holder kind), not orphans
+if out=$(st system check 2>&1); then pass store_checks_clean_with_plugin_layers; else fail store_checks_clean_with_plugin_layers "$out"; fi
+mv "$ROOT/docker-plugin/$N" "$T/forgotten"
+out=$(st system check 2>&1)
+[[ $out == *"docker.$N.l1"*orphaned* ]] && pass forgotten_plugins_layers_are_orphans || fail forgotten_plugins_layers_are_orphans "$out"
+mv "$T/forgotten" "$ROOT/docker-plugin/$N"
 expect_ok remove_l1 GraphDriver.Remove '{"ID":"l1"}'
 if out=$(st system check 2>&1); then pass store_checks_clean_after_bad_requests; else fail store_checks_clean_after_bad_requests "$out"; fi
 
