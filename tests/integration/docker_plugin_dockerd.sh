@@ -11,6 +11,7 @@
 # clean at the end. ~60 s.
 . "$(dirname "$0")/lib.sh"
 . "$TOP/tests/docker-plugin/lib.sh"
+. "$TOP/tests/lib/podman.sh"
 
 D() { /usr/bin/docker -H "unix://$T/docker/run/docker.sock" "$@"; }
 export CONTAINERS_STORAGE_CONF=$T/podman/storage.conf CONTAINERS_CONF=$T/podman/containers.conf

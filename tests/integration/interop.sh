@@ -43,6 +43,7 @@ D() { /usr/bin/docker -H "unix://$T/docker/run/docker.sock" "$@"; }
 export CONTAINERS_STORAGE_CONF=$T/podman/storage.conf CONTAINERS_CONF=$T/podman/containers.conf
 P() { podman "$@"; }
 SK() { skopeo "$@"; }
+. "$SRC/tests/lib/podman.sh"
 
 # ------------------------------------------------------------------ setup
 

@@ -34,31 +34,6 @@ make_base() { # ROOT-independent: imports into the current store
 	st import "$T/base.tar" "$name" >/dev/null
 }
 
-# setup_podman [TOML]: podman on private storage (vfs) and config under $T/podman
-# (export CONTAINERS_STORAGE_CONF and CONTAINERS_CONF to use it); TOML is added
-# at the end of containers.conf (e.g. an [engine.volume_plugins] table).
-setup_podman() {
-	mkdir -p "$T/podman/tmp"
-	cat >"$T/podman/storage.conf" <<-EOF
-	[storage]
-	driver = "vfs"
-	graphroot = "$T/podman/graph"
-	runroot = "$T/podman/run"
-	EOF
-	cat >"$T/podman/containers.conf" <<-EOF
-	[engine]
-	cgroup_manager = "cgroupfs"
-	events_logger = "file"
-	events_logfile_path = "$T/podman/events.log"
-	tmp_dir = "$T/podman/tmp"
-	runtime = "runc"
-	[containers]
-	default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
-	netns = "none"
-	${1:-}
-	EOF
-}
-
 # Mounts left under the store (none may remain after rm).
 mounts_under() { awk -v r="$1" 'index($2, r) == 1 {print $2}' /proc/mounts; }
 
