@@ -53,7 +53,7 @@ static int scan(struct ck *c, struct st_error *err)
 		return r;
 	ck_scan_leases(c);
 	ck_scan_driver_records(c);
-	ck_scan_mounts(c, cts, ncts);
+	ck_scan_mounts(c);
 	ck_scan_layers(c);
 	ck_scan_orphans(c);
 	ck_scan_images(c);

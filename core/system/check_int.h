@@ -73,7 +73,7 @@ void ck_leftover_temps(struct ck *c, const char *sub, int dfd, char **names, siz
 
 void ck_scan_driver_records(struct ck *c);
 /* Mount counts against the driver records and /proc/self/mountinfo. */
-void ck_scan_mounts(struct ck *c, struct st_container *cts, size_t ncts);
+void ck_scan_mounts(struct ck *c);
 void ck_scan_layers(struct ck *c);
 /* Driver layers that no layer, container or live operation accounts for. */
 void ck_scan_orphans(struct ck *c);

@@ -82,7 +82,7 @@ void ck_scan_driver_records(struct ck *c)
 }
 
 /* Mount counts against the driver records and /proc/self/mountinfo. */
-void ck_scan_mounts(struct ck *c, struct st_container *cts, size_t ncts)
+void ck_scan_mounts(struct ck *c)
 {
 	char what[200];
 	char **ids;
@@ -111,19 +111,13 @@ void ck_scan_mounts(struct ck *c, struct st_container *cts, size_t ncts)
 			ck_add(c, FIX_MOUNT_RESET, ids[i], NULL, what, "counts %d user%s of a mount at \"%s\" that is gone",
 			    count, count == 1 ? "" : "s", path);
 		} else if (count > 0) {
-			/* who may hold it: a running container its layer, a live
-			 * operation (under a lease) anything; `strata mount` a
-			 * stopped container's layer */
-			bool container = false, running = false;
-			for (size_t k = 0; k < ncts; k++)
-				if (strcmp(cts[k].rw_layer, ids[i]) == 0) {
-					container = true;
-					running = cts[k].status == ST_CT_RUNNING;
-				}
-			if (!container && c->live == 0)
+			/* who may hold it: what owns the layer (a container, running
+			 * or under `strata mount`; a server's client, as dockerd's
+			 * containers on the docker plugin) or a live operation (under
+			 * a lease) anything */
+			if (c->live == 0 && !st_holders_own_driver_layer(c->s, ids[i]))
 				ck_add(c, FIX_MOUNT_RESET, ids[i], "idle", what,
 				    "is mounted (%d user%s) but no strata operation is running", count, count == 1 ? "" : "s");
-			(void)running;
 		}
 	}
 	st_strv_free(ids, n);

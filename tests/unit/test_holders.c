@@ -155,6 +155,32 @@ START_TEST(test_sweep_leaves_a_dead_leases_driver_layer_that_a_kind_owns)
 }
 END_TEST
 
+START_TEST(test_check_leaves_mounts_of_driver_layers_a_kind_owns)
+{
+	/* a server's client (dockerd on the docker plugin) keeps its layers
+	 * mounted while no strata operation runs: not an idle mount to reset */
+	ck_assert_int_eq(st_holder_kind_register(&snap_kind), 0);
+	struct st_driver *d = st_store_driver(store);
+	struct st_error err = {0};
+	char path[PATH_MAX];
+	ST_OK(st_drv_create(d, "snap-2", NULL, true, NULL, &err), &err);
+	ST_OK(st_drv_create(d, "other-2", NULL, true, NULL, &err), &err);
+	ST_OK(st_drv_get(d, "snap-2", path, sizeof(path), &err), &err);
+	ST_OK(st_drv_get(d, "other-2", path, sizeof(path), &err), &err);
+	struct st_check_report rep;
+	ST_OK(st_store_check(store, false, &rep, &err), &err);
+	bool other = false;
+	for (size_t i = 0; i < rep.n; i++) {
+		ck_assert_msg(!strstr(rep.v[i].what, "snap-2"), "%s: %s", rep.v[i].what, rep.v[i].msg);
+		other |= strstr(rep.v[i].what, "other-2") && strstr(rep.v[i].msg, "is mounted");
+	}
+	ck_assert_msg(other, "the unowned layer's idle mount is not reported");
+	st_check_report_free(&rep);
+	ST_OK(st_drv_put(d, "snap-2", &err), &err);
+	ST_OK(st_drv_put(d, "other-2", &err), &err);
+}
+END_TEST
+
 START_TEST(test_rmi_is_refused_while_a_kind_uses_the_image)
 {
 	ck_assert_int_eq(st_holder_kind_register(&snap_kind), 0);
@@ -184,6 +210,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_store_open_registers_the_built_in_kinds);
 	tcase_add_test(tc, test_check_asks_the_kind_whether_a_holder_is_backed);
 	tcase_add_test(tc, test_sweep_leaves_a_dead_leases_driver_layer_that_a_kind_owns);
+	tcase_add_test(tc, test_check_leaves_mounts_of_driver_layers_a_kind_owns);
 	tcase_add_test(tc, test_rmi_is_refused_while_a_kind_uses_the_image);
 	suite_add_tcase(s, tc);
 	return s;
