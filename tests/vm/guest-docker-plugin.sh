@@ -44,13 +44,17 @@ if [ $nfs_ok = 1 ]; then
 	for _ in $(seq 1 100); do [ -S "$S" ] && break; sleep 0.1; done
 	out=$(call VolumeDriver.Create '{"Name":"nv","Opts":{"type":"nfs","device":":/","o":"addr=127.0.0.1,vers=4.2,noac"}}')
 	[ "$out" = "{}" ] && pass create_nfs_volume_docker_spelling || fail create_nfs_volume_docker_spelling "$out"
-	p1=$(call VolumeDriver.Mount '{"Name":"nv","ID":"m1"}' | jq -r .Mountpoint)
-	p2=$(call VolumeDriver.Mount '{"Name":"nv","ID":"m2"}' | jq -r .Mountpoint)
+	r1=$(call VolumeDriver.Mount '{"Name":"nv","ID":"m1"}')
+	r2=$(call VolumeDriver.Mount '{"Name":"nv","ID":"m2"}')
+	p1=$(jq -r '.Mountpoint // empty' <<<"$r1")
+	p2=$(jq -r '.Mountpoint // empty' <<<"$r2")
 	if [ -n "$p1" ] && [ "$p1" = "$p2" ] && [ "$(mounts_at "$p1")" = 1 ] && [ "$(cat "$p1/served.txt" 2>&1)" = served ] &&
 		awk -v p="$p1" '$2 == p' /proc/mounts | grep -q ' nfs4 .*vers=4.2'; then
 		pass two_mount_ids_share_one_nfs_mount
 	else
-		fail two_mount_ids_share_one_nfs_mount "$p1 / $p2: $(awk -v p="$p1" '$2 == p' /proc/mounts)"
+		fail two_mount_ids_share_one_nfs_mount "$r1 / $r2: $(awk -v p="$p1" '$2 == p' /proc/mounts)"
+		sed 's/^/    plugin: /' "$T/plugin.log"
+		dmesg | grep -i -E 'nfs|rpc' | tail -n 5 | sed 's/^/    dmesg: /'
 	fi
 	echo from-plugin >"$p1/written.txt" 2>/dev/null
 	[ "$(cat "$EXP/written.txt" 2>&1)" = from-plugin ] && pass data_reaches_the_server || fail data_reaches_the_server "$(cat "$EXP/written.txt" 2>&1)"
