@@ -25,8 +25,8 @@ TEST_PKGS=(
 	btrfs-progs xfsprogs e2fsprogs attr busybox-static kmod util-linux jq bc debootstrap curl
 	# what the suites call (file types, zstd archives, TLS certificates, pgrep, the tree's version)
 	file zstd openssl procps git
-	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest
-	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev
+	# VM tests (tests/vm): qemu, initramfs tools, device-mapper and NFS in the guest (ip brings up its loopback)
+	qemu-system-x86 cpio python3 dmsetup thin-provisioning-tools nfs-kernel-server rpcbind udev iproute2
 	# interop tests (tests/integration/interop.sh): the peers strata's images move to and from
 	docker.io podman skopeo
 	# docker plugin tests (tests/integration/docker_plugin.sh): moby's graph driver suite, built offline
