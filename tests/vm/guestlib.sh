@@ -22,7 +22,7 @@ nfs_server_prepare() {
 	modprobe nfsd 2>/dev/null
 	modprobe nfsv3 2>/dev/null
 	modprobe nfsv4 2>/dev/null
-	ip link set lo up 2>/dev/null
+	ip link set lo up || echo "nfs: bringing up lo failed (ip is in iproute2, scripts/deps.sh)"
 	mountpoint -q "$1" || { mkdir -p "$1" && mount -t tmpfs tmpfs "$1"; }
 }
 # nfs_server_start EXP / nfs_server_stop

@@ -30,7 +30,7 @@ echo "runner: kernel $(uname -r), tree $STRATA_SRC, build $BUILD, uptime $(uptim
 # requested); device-mapper targets, filesystems and nfsd do.
 modprobe loop max_loop=0 || echo "runner: modprobe loop failed"
 modprobe dm-mod || echo "runner: modprobe dm-mod failed"
-ip link set lo up 2>/dev/null
+ip link set lo up || echo "runner: bringing up lo failed (ip is in iproute2, scripts/deps.sh): guest NFS at 127.0.0.1 will be unreachable"
 mkdir -p "$OUT/logs"
 cd "$STRATA_SRC" || exit 1
 
