@@ -58,9 +58,11 @@ int st_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid, gid_t 
 	*gid = 0;
 	*groups = NULL;
 	*ngroups = 0;
-	snprintf(home, homelen, "/root");
+	snprintf(home, homelen, "/");
+	/* no user named: uid 0, and its passwd entry (home, gid) when the image has one,
+	 * as runc's GetExecUser; an image without /etc/passwd (FROM scratch) runs as 0:0 */
 	if (!user || !*user)
-		user = "root";
+		user = "0";
 	char name[256], group[256] = "";
 	const char *colon = strchr(user, ':');
 	snprintf(name, sizeof(name), "%.*s", colon ? (int)(colon - user) : (int)strlen(user), user);
@@ -86,7 +88,6 @@ int st_resolve_user(int rootfd, const char *user, uid_t *uid, gid_t *gid, gid_t 
 		if (!all_digits(name))
 			return st_error_fail(err, ENOENT, "unable to find user %s: no matching entries in passwd file", name);
 		*uid = (uid_t)atol(name);
-		snprintf(home, homelen, "/");
 	}
 	_cleanup_fclose_ FILE *gr = open_in_root(rootfd, "etc/group");
 	if (group[0] && !all_digits(group)) {

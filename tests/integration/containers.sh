@@ -106,6 +106,28 @@ $out"
 	out=$(st mount "$id") && [ -x "$out/bin/busybox" ] && st umount "$id" && pass $t || fail $t "mount: $out"
 	st rm "$id" >/dev/null
 
+	# as Docker: no user named runs as 0:0 with HOME=/ even without /etc/passwd (FROM scratch);
+	# numeric users need no passwd; a name the image does not have is a clear error (exit 125)
+	t=containers/$d/image_without_passwd_runs_as_uid_0_numeric_users_work_names_are_clear_errors
+	mkdir -p "$T/nopw-$d/bin" && cp "$T/rootfs/bin/busybox" "$T/nopw-$d/bin/" &&
+		tar -C "$T/nopw-$d" -cf "$T/nopw-$d.tar" . && st import "$T/nopw-$d.tar" nopw >/dev/null
+	out=$(st run --rm nopw /bin/busybox sh -c 'echo $(/bin/busybox id -u):$(/bin/busybox id -g):$HOME' 2>&1)
+	local out2 out3 out4
+	out2=$(st run --rm -u 1000:1000 nopw /bin/busybox id -u 2>&1)
+	out3=$(st run --rm -u nobody nopw /bin/busybox true 2>&1); rc=$?
+	out4=$(st run --rm -u 0:wheel nopw /bin/busybox true 2>&1)
+	[ "$out" = "0:0:/" ] && [ "$out2" = 1000 ] && [ $rc = 125 ] &&
+		[[ $out3 == *"unable to find user nobody: no matching entries in passwd file"* ]] &&
+		[[ $out4 == *"unable to find group wheel: no matching entries in group file"* ]] && pass $t ||
+		fail $t "default: $out; 1000:1000: $out2; nobody (rc $rc): $out3; 0:wheel: $out4"
+
+	t=containers/$d/build_runs_in_an_image_without_passwd
+	mkdir -p "$T/nopwctx-$d" && printf 'FROM nopw\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox id -u > /uid"]\n' >"$T/nopwctx-$d/Dockerfile"
+	st build -t nopw2 "$T/nopwctx-$d" >"$T/nopwbuild-$d.log" 2>&1 &&
+		out=$(st run --rm nopw2 /bin/busybox cat /uid) && [ "$out" = 0 ] && pass $t ||
+		fail $t "$(tail -3 "$T/nopwbuild-$d.log") $out"
+	st rmi nopw2 nopw >/dev/null 2>&1
+
 	t=containers/$d/bad_input_gets_clear_errors
 	out=$(st run --name 'bad name' base true 2>&1); rc=$?
 	[ $rc = 1 ] && [[ $out == *"invalid container name"* ]] &&
