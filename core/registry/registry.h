@@ -10,7 +10,10 @@
  * ({"auths": {"HOST": {"auth": base64("user:pass")}}}): $STRATA_AUTH_FILE,
  * else $XDG_CONFIG_HOME/strata/auth.json, else $HOME/.config/strata/
  * auth.json. Entries of docker's own config.json ($DOCKER_CONFIG or
- * ~/.docker) are read when strata's file has none for the host. */
+ * ~/.docker) are read when strata's file has none for the host. Either file
+ * may name credential helpers as docker's does (credHelpers per host, else
+ * credsStore: docker-credential-NAME get|store|erase); login and logout use
+ * the helper strata's file names. */
 #ifndef ST_REGISTRY_H
 #define ST_REGISTRY_H
 

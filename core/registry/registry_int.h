@@ -44,7 +44,7 @@ const char *reg_api_host(const char *domain);
 /* Docker's default insecure registries: localhost and loopback addresses. */
 bool reg_host_is_loopback(const char *domain);
 
-/* ---------------------------------------------------------- credentials */
+/* ------------------------------------ credentials (registry_creds.c) */
 
 int reg_auth_path(const char *override, char *out, size_t len, struct st_error *err);
 /* 0 and malloc'd user/pass, -ENOENT when none is stored. */
@@ -52,6 +52,8 @@ int reg_creds_get(const char *auth_file, const char *domain, char **user, char *
 int reg_creds_set(const char *auth_file, const char *domain, const char *user, const char *pass,
 		  struct st_error *err);
 int reg_creds_remove(const char *auth_file, const char *domain, struct st_error *err);
+/* base64("user:pass"), malloc'd; NULL when out of memory. */
+char *reg_encode_auth(const char *user, const char *pass);
 
 /* A WWW-Authenticate challenge (RFC 7235): the Bearer one when offered,
  * else Basic. */

@@ -15,7 +15,9 @@
 # docker pulls and runs what strata pushed, strata pulls and runs what
 # docker pushed (same image id); basic auth (htpasswd): refused without
 # login, wrong password refused clearly and nothing stored, right one
-# stored 0600 in docker's format and used, logout; token auth (a token
+# stored 0600 in docker's format and used, logout; credential helpers
+# (credHelpers, credsStore: get for pulls, store/erase for login/logout,
+# a missing helper a clear error); token auth (a token
 # server here signing JWTs the registry verifies): the same; a registry
 # killed (SIGKILL) in the middle of a big layer: a clear error, the store
 # exactly as before, then the pull completes once it is back; a registry
@@ -575,6 +577,72 @@ else
 	else
 		pass $t
 	fi
+fi
+
+# ------------------------------------------------------- credential helpers
+
+# a docker-credential-* helper (the docker-credential-helpers protocol): one
+# JSON record per server URL in a directory, every call logged
+t=credential_helpers_credhelpers_credsstore_login_logout
+mkdir -p "$T/credbin" "$T/credstore" "$T/dockercfg"
+cat >"$T/credbin/docker-credential-strtest" <<'EOF'
+#!/bin/bash
+d=$(dirname "$0")/../credstore
+in=$(cat)
+echo "$1 $in" >>"$d/calls.log"
+key() { printf %s "$1" | sha256sum | cut -c1-16; }
+case $1 in
+get) [ -f "$d/$(key "$in")" ] && cat "$d/$(key "$in")" && exit 0
+	echo "credentials not found in native keychain"; exit 1 ;;
+store) printf %s "$in" >"$d/$(key "$(printf %s "$in" | jq -r .ServerURL)")" ;;
+erase) [ -f "$d/$(key "$in")" ] || { echo "credentials not found in native keychain"; exit 1; }
+	rm "$d/$(key "$in")" ;;
+*) echo "unknown action $1"; exit 1 ;;
+esac
+EOF
+chmod +x "$T/credbin/docker-credential-strtest"
+credkey() { printf %s "$1" | sha256sum | cut -c1-16; }
+if [ ! -s "$W/reg-b/pid" ] || ! kill -0 "$(cat "$W/reg-b/pid")" 2>/dev/null; then
+	fail $t "the registry with htpasswd is not running"
+else
+	PATH=$T/credbin:$PATH
+	rm -f "$AUTHFILE"
+	printf '{"ServerURL":"%s","Username":"alice","Secret":"s3cret"}' "$B" >"$T/credstore/$(credkey "$B")"
+	# docker's config.json: credHelpers for this host, then credsStore; its plain auths are not used then
+	printf '{"auths":{"%s":{"auth":"%s"}},"credHelpers":{"%s":"strtest"}}' "$B" "$(printf alice:wrong | base64)" "$B" \
+		>"$T/dockercfg/config.json"
+	o1=$(DOCKER_CONFIG=$T/dockercfg stx "$W/store9" pull "$B/app:1" 2>&1); r1=$?
+	printf '{"credsStore":"strtest"}' >"$T/dockercfg/config.json"
+	o2=$(DOCKER_CONFIG=$T/dockercfg stx "$W/store10" pull "$B/app:1" 2>&1); r2=$?
+	printf '{"credsStore":"nosuch"}' >"$T/dockercfg/config.json"
+	o3=$(DOCKER_CONFIG=$T/dockercfg stx "$W/store11" pull "$B/app:1" 2>&1); r3=$?
+	# strata's own file names the helper: login stores there, logout erases
+	rm -f "$T/credstore/$(credkey "$B")"
+	mkdir -p "$(dirname "$AUTHFILE")" && printf '{"credsStore":"strtest"}' >"$AUTHFILE"
+	o4=$(st login -u alice -p s3cret "$B" 2>&1); r4=$?
+	stored=$(cat "$T/credstore/$(credkey "$B")" 2>/dev/null)
+	o5=$(stx "$W/store12" pull "$B/app:1" 2>&1); r5=$?
+	o6=$(st logout "$B" 2>&1); r6=$?
+	o7=$(stx "$W/store13" pull "$B/app:1" 2>&1); r7=$?
+	o8=$(st logout "$B" 2>&1); r8=$?
+	calls=$(awk '{print $1}' "$T/credstore/calls.log" | tr '\n' ' ')
+	if [ $r1 -ne 0 ] || [ "$(image_id "$W/store9" "$B/app:1")" != "$APP_ID" ]; then
+		fail $t "credHelpers: exit $r1: $o1"
+	elif [ $r2 -ne 0 ]; then
+		fail $t "credsStore: exit $r2: $o2"
+	elif [ $r3 -ne 1 ] || [[ $o3 != *'docker-credential-nosuch: not found in $PATH'* ]]; then
+		fail $t "a missing helper: exit $r3: $o3"
+	elif [ $r4 -ne 0 ] || [ "$(jq -r '.Username + ":" + .Secret' <<<"$stored" 2>/dev/null)" != alice:s3cret ] ||
+		[ "$(jq -r '.auths // {} | length' "$AUTHFILE")" != 0 ]; then
+		fail $t "login through the helper: exit $r4: $o4 (stored: $stored; file: $(cat "$AUTHFILE"))"
+	elif [ $r5 -ne 0 ] || [ $r6 -ne 0 ] || [ $r7 -ne 1 ] || [[ $o7 != *"requires authentication"* ]] || [ $r8 -ne 1 ]; then
+		fail $t "pull $r5 ($o5), logout $r6 ($o6), pull after logout $r7 ($o7), second logout $r8 ($o8)"
+	elif [ "$calls" != "get get get store get erase get erase " ]; then
+		fail $t "the helper was called as: $calls"
+	else
+		pass $t
+	fi
+	rm -f "$AUTHFILE"
 fi
 
 # ------------------------------------------------------------ token auth
