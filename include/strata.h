@@ -170,6 +170,7 @@ struct st_driver {
 	int home_fd;             /* O_PATH|O_DIRECTORY fd of home */
 	struct st_kvlist opts;   /* --storage-opt given at init */
 	void *priv;              /* the driver's own state */
+	bool sweep;              /* at init: a kill may have left leftovers to sweep */
 };
 
 /* The registry: all drivers compiled in, in auto-selection priority order. */

@@ -112,6 +112,9 @@ int st_fsync_dir(int dirfd);
 
 /* Sorted (bytewise) entries of a directory, without . and .. */
 int st_list_dir(int dirfd, char ***names, size_t *n);
+/* Only the names that start with prefix (NULL: all): sweeps for ".tmp-" and
+ * ".trash-" leftovers copy and sort those, not every layer of the store. */
+int st_list_dir_prefix(int dirfd, const char *prefix, char ***names, size_t *n);
 
 /* The tree walker: sorted, depth first, never follows symlinks, never leaves
  * the root's mount. The callback returns <0 to stop, 1 to skip a directory's

@@ -188,6 +188,11 @@ static int cmp_names(const void *a, const void *b)
 
 int st_list_dir(int dirfd, char ***names, size_t *n)
 {
+	return st_list_dir_prefix(dirfd, NULL, names, n);
+}
+
+int st_list_dir_prefix(int dirfd, const char *prefix, char ***names, size_t *n)
+{
 	*names = NULL;
 	*n = 0;
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -205,6 +210,8 @@ int st_list_dir(int dirfd, char ***names, size_t *n)
 	errno = 0;
 	while ((de = readdir(d))) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (prefix && strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		if (*n + 1 >= cap) {
 			cap = cap ? cap * 2 : 32;

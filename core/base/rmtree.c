@@ -265,7 +265,7 @@ int st_trash_sweep(int dirfd, struct st_error *err)
 {
 	char **names;
 	size_t n;
-	int r = st_list_dir(dirfd, &names, &n);
+	int r = st_list_dir_prefix(dirfd, ".", &names, &n);
 	if (r < 0)
 		return st_error_set(err, -r, "list directory");
 	for (size_t i = 0; i < n && r >= 0; i++)

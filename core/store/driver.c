@@ -9,9 +9,15 @@
  *   children/P/C   one empty file per child C of P
  *   mounts/ID      "COUNT MOUNTED PATH"
  *   locks/ID       per-layer flock
+ *   pending/ID     a write of ID's record is under way, or its record is other
+ *                  than ready (a create or removal under way or cut short).
+ *                  Recovery at open reads only these, and sweeps the driver's
+ *                  leftovers only when there are any: opening a store does
+ *                  not grow with it.
  */
 #include <ctype.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include "base/base.h"
@@ -84,6 +90,27 @@ int st_driver_probe(const char *name, const char *home, char *reason, size_t len
 	return r;
 }
 
+bool drv_pending_dead(struct st_driver *d)
+{
+	_cleanup_close_ int pfd = st_open_nofollow(d->home_fd, ".strata/pending", O_RDONLY | O_DIRECTORY, 0);
+	if (pfd < 0)
+		return true; /* missing: a home from before pending/ */
+	_cleanup_close_ int kfd = st_open_nofollow(d->home_fd, ".strata/locks", O_RDONLY | O_DIRECTORY, 0);
+	char **names;
+	size_t n;
+	if (kfd < 0 || st_list_dir(pfd, &names, &n) < 0)
+		return true;
+	bool dead = false;
+	for (size_t i = 0; i < n && !dead; i++) {
+		struct st_error e;
+		int lfd = st_valid_id(names[i]) ? st_trylock_at(kfd, names[i], LOCK_EX, &e) : -1;
+		dead = lfd >= 0; /* nobody works on it: its writer is gone */
+		st_unlock(&lfd);
+	}
+	st_strv_free(names, n);
+	return dead;
+}
+
 int drv_meta_dir(struct st_driver *d, const char *sub, struct st_error *err)
 {
 	char p[64];
@@ -124,6 +151,7 @@ int st_driver_open(const char *name, const char *home, const struct st_kvlist *o
 	chmod(home, 0700);
 	for (size_t i = 0; opts && i < opts->n; i++)
 		st_kvlist_add(&d->opts, opts->v[i].key, "%s", opts->v[i].value);
+	d->sweep = drv_pending_dead(d);
 	static const char *const subs[] = {".strata/layers", ".strata/children", ".strata/mounts", ".strata/locks"};
 	for (size_t i = 0; i < ST_ARRAY_SIZE(subs) && r >= 0; i++)
 		r = st_mkdir_p_at(d->home_fd, subs[i], 0700, err);
@@ -176,18 +204,46 @@ int drv_rec_read(struct st_driver *d, const char *id, struct drv_rec *rec, struc
 	return 0;
 }
 
+int drv_pending_mark(struct st_driver *d, const char *id, bool on, bool durable)
+{
+	char p[200];
+	snprintf(p, sizeof(p), ".strata/pending/%s", id);
+	if (!on)
+		return unlinkat(d->home_fd, p, 0) < 0 && errno != ENOENT ? -errno : 0;
+	int fd = openat(d->home_fd, p, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno; /* a home from before pending/: recovery reads every record */
+	close(fd);
+	if (durable) {
+		_cleanup_close_ int pfd = st_open_nofollow(d->home_fd, ".strata/pending", O_RDONLY | O_DIRECTORY, 0);
+		if (pfd >= 0)
+			st_fsync_dir(pfd);
+	}
+	return 0;
+}
+
 int drv_rec_write(struct st_driver *d, const char *id, const struct drv_rec *rec, struct st_error *err)
 {
 	_cleanup_close_ int dfd = drv_meta_dir(d, "layers", err);
 	if (dfd < 0)
 		return dfd;
+	/* marked before the write (its temporary file) and before the record
+	 * says other than ready (durably then); unmarked once it says ready */
+	bool ready = strcmp(rec->state, "ready") == 0;
+	int r = drv_pending_mark(d, id, true, !ready);
+	if (r < 0)
+		return st_error_set(err, -r, "driver %s: mark layer \"%s\" pending", d->ops->name, id);
 	_cleanup_json_ json_object *o = json_object_new_object();
 	json_object_object_add(o, "parent", json_object_new_string(rec->parent));
 	json_object_object_add(o, "rw", json_object_new_boolean(rec->rw));
 	json_object_object_add(o, "state", json_object_new_string(rec->state));
 	json_object_object_add(o, "settled_sec", json_object_new_int64(rec->settled.tv_sec));
 	json_object_object_add(o, "settled_nsec", json_object_new_int64(rec->settled.tv_nsec));
-	return st_json_save_at(dfd, id, o, err);
+	if ((r = st_json_save_at(dfd, id, o, err)) < 0)
+		return r;
+	if (ready)
+		drv_pending_mark(d, id, false, false);
+	return 0;
 }
 
 int drv_layer_lock(struct st_driver *d, const char *id, struct st_error *err)

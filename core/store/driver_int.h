@@ -16,10 +16,17 @@ struct drv_rec {
 	struct timespec settled;
 };
 
-/* An fd of <home>/.strata/SUB ("layers", "children", "mounts", "locks"). */
+/* An fd of <home>/.strata/SUB ("layers", "children", "mounts", "locks", "pending"). */
 int drv_meta_dir(struct st_driver *d, const char *sub, struct st_error *err);
 int drv_rec_read(struct st_driver *d, const char *id, struct drv_rec *rec, struct st_error *err);
+/* Marks the layer in pending/ while it writes (drv_pending_mark). */
 int drv_rec_write(struct st_driver *d, const char *id, const struct drv_rec *rec, struct st_error *err);
+/* Mark (on) or unmark the layer in <home>/.strata/pending/ (durable: the
+ * directory synced); 0 or -errno. */
+int drv_pending_mark(struct st_driver *d, const char *id, bool on, bool durable);
+/* A layer in pending/ that nobody has locked (or no pending/ at all): a
+ * kill left work for recovery. */
+bool drv_pending_dead(struct st_driver *d);
 /* The layer's lock (exclusive): every change of one layer holds it. */
 int drv_layer_lock(struct st_driver *d, const char *id, struct st_error *err);
 /* -EINVAL with a message unless id is a valid layer id. */

@@ -34,6 +34,7 @@ static int mark_removing(struct st_driver *d, const char *id, struct drv_rec *re
 		return r;
 	}
 	st_fsync_dir(dfd);
+	drv_pending_mark(d, id, true, true); /* an empty file: no data space */
 	*renamed = true;
 	return 0;
 }
@@ -53,6 +54,7 @@ static int removed(struct st_driver *d, const char *id, const char *parent, cons
 	if (unlinkat(dfd, record, 0) < 0 && errno != ENOENT)
 		return st_error_set(err, errno, "remove record of layer \"%s\"", id);
 	st_fsync_dir(dfd);
+	drv_pending_mark(d, id, false, false);
 	return 0;
 }
 
@@ -178,16 +180,47 @@ static bool lock_is_free(int kfd, const char *id)
 	return true;
 }
 
+/* A record other than ready is a create or removal a killed process left:
+ * finish it by removing the layer. A ready one (or none) only loses its
+ * pending mark. A layer someone has locked is work under way. */
+static int recover_record(struct st_driver *d, int kfd, const char *id, struct st_error *err)
+{
+	struct st_error e2;
+	int lfd = st_trylock_at(kfd, id, LOCK_EX, &e2);
+	if (lfd < 0)
+		return 0;
+	struct drv_rec rec;
+	int r = 0;
+	char marker[200];
+	snprintf(marker, sizeof(marker), ".strata/layers/.removing-%s", id);
+	if (faccessat(d->home_fd, marker, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		; /* a renamed record the sweep of leftovers could not finish (busy) */
+	else if (drv_rec_read(d, id, &rec, &e2) == 0 && strcmp(rec.state, "ready") != 0)
+		r = remove_locked(d, id, &rec, err);
+	else
+		drv_pending_mark(d, id, false, false);
+	st_unlock(&lfd);
+	return r;
+}
+
 int st_drv_recover(struct st_driver *d, struct st_error *err)
 {
 	_cleanup_close_ int dfd = drv_meta_dir(d, "layers", err);
 	_cleanup_close_ int kfd = drv_meta_dir(d, "locks", err);
 	if (dfd < 0 || kfd < 0)
 		return dfd < 0 ? dfd : kfd;
+	/* a home from before pending/: every record is read once */
+	_cleanup_close_ int pfd = st_open_nofollow(d->home_fd, ".strata/pending", O_RDONLY | O_DIRECTORY, 0);
+	bool full = pfd == -ENOENT;
+	if (pfd < 0 && !full)
+		return st_error_set(err, -pfd, "driver %s: open \"%s/.strata/pending\"", d->ops->name, d->home);
 	char **names;
 	size_t n;
-	int r = st_list_dir(dfd, &names, &n);
-	if (r < 0)
+	int r = 0;
+	if (!d->sweep)
+		goto mounts; /* nothing a killed process left */
+	/* the leftovers (renamed records, temporary files), then the records */
+	if ((r = st_list_dir_prefix(dfd, full ? NULL : ".", &names, &n)) < 0)
 		return st_error_set(err, -r, "list layers in \"%s\"", d->home);
 	for (size_t i = 0; i < n && r >= 0; i++) {
 		if (st_str_has_prefix(names[i], ".removing-") && st_valid_id(names[i] + 10)) {
@@ -207,18 +240,22 @@ int st_drv_recover(struct st_driver *d, struct st_error *err)
 				unlinkat(dfd, names[i], 0);
 			continue;
 		}
-		if (!st_valid_id(names[i]))
-			continue;
-		int lfd = st_trylock_at(kfd, names[i], LOCK_EX, err);
-		if (lfd < 0)
-			continue; /* someone is working on it */
-		struct drv_rec rec;
-		struct st_error e2;
-		if (drv_rec_read(d, names[i], &rec, &e2) == 0 && strcmp(rec.state, "ready") != 0)
-			r = remove_locked(d, names[i], &rec, err);
-		st_unlock(&lfd);
+		if (full && st_valid_id(names[i]))
+			r = recover_record(d, kfd, names[i], err);
 	}
 	st_strv_free(names, n);
+	if (r < 0)
+		return r;
+	if (full) {
+		if (mkdirat(d->home_fd, ".strata/pending", 0700) < 0 && errno != EEXIST)
+			return st_error_set(err, errno, "driver %s: create \"%s/.strata/pending\"", d->ops->name, d->home);
+	} else if (st_list_dir(pfd, &names, &n) == 0) {
+		for (size_t i = 0; i < n && r >= 0; i++)
+			if (st_valid_id(names[i]))
+				r = recover_record(d, kfd, names[i], err);
+		st_strv_free(names, n);
+	}
+mounts:;
 	/* mounts that killed processes used for a moment */
 	_cleanup_close_ int mfd = drv_meta_dir(d, "mounts", err);
 	if (r < 0 || mfd < 0 || st_list_dir(mfd, &names, &n) < 0)

@@ -277,7 +277,7 @@ int st_layer_store_recover(struct st_store *s, struct st_error *err)
 		return dfd;
 	char **names;
 	size_t n;
-	int r = st_list_dir(dfd, &names, &n);
+	int r = st_list_dir_prefix(dfd, ".", &names, &n);
 	if (r < 0)
 		return st_error_set(err, -r, "list \"%s/layers\"", s->root);
 	char **parents = NULL;

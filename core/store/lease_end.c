@@ -231,6 +231,7 @@ static int sweep_holders_fn(void *ctx, int dfd, const char *name, bool alive, js
 	struct sweep_ctx *c = ctx;
 	if (alive)
 		return 0;
+	c->s->sweep = true; /* what the dead process made may be left in the store */
 	json_object *claims;
 	if (o && json_object_object_get_ex(o, "layers", &claims) && json_object_is_type(claims, json_type_array) &&
 	    json_object_array_length(claims) > 0) {

@@ -15,13 +15,33 @@ int st_store_lock(struct st_store *s, struct st_error *err)
 		s->lock_depth = 0;
 		return st_error_wrap(err, "store \"%s\"", s->root);
 	}
+	/* The lock file's two bytes: 'L' while a process holds the lock, 'S'
+	 * while a sweep of leftovers is owed (a holder died: its 'L' is still
+	 * there; or the store has never been swept). Open sweeps and clears. */
+	char b[2] = {0, 0};
+	if (pread(s->lock_fd, b, 2, 0) < 2 || b[0] == 'L' || b[1] == 'S') {
+		s->sweep = true;
+		if (b[1] != 'S' && pwrite(s->lock_fd, "S", 1, 1) < 0)
+			s->sweep = true; /* the open sweeps anyway */
+	}
+	if (pwrite(s->lock_fd, "L", 1, 0) < 0)
+		s->sweep = true;
 	return 0;
 }
 
 void st_store_unlock(struct st_store *s)
 {
-	if (s->lock_depth > 0 && --s->lock_depth == 0)
+	if (s->lock_depth > 0 && --s->lock_depth == 0) {
+		if (pwrite(s->lock_fd, "-", 1, 0) < 0)
+			s->sweep = true;
 		st_unlock(&s->lock_fd);
+	}
+}
+
+void st_store_swept(struct st_store *s)
+{
+	if (s->lock_fd >= 0 && pwrite(s->lock_fd, "-", 1, 1) == 1)
+		s->sweep = false;
 }
 
 int st_store_subdir(struct st_store *s, const char *sub, struct st_error *err)

@@ -96,11 +96,16 @@ struct st_store {
 	struct st_driver *driver;
 	int lock_fd; /* >= 0 while st_store_lock holds the store lock */
 	int lock_depth;
+	/* a kill may have left leftovers (a holder of the store lock or of a
+	 * lease died): open's recovery sweeps the store's directories */
+	bool sweep;
 };
 
 /* The store lock, exclusive, re-entrant within one process. */
 int st_store_lock(struct st_store *s, struct st_error *err);
 void st_store_unlock(struct st_store *s);
+/* Under the lock: the sweep s->sweep asked for is done. */
+void st_store_swept(struct st_store *s);
 
 /* An fd of <root>/<sub>, created 0700 when missing. */
 int st_store_subdir(struct st_store *s, const char *sub, struct st_error *err);

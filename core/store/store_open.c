@@ -103,7 +103,7 @@ static void sweep_locked_leftovers(struct st_store *s)
 		int dfd = subs[i][0] ? st_open_nofollow(s->root_fd, subs[i], O_RDONLY | O_DIRECTORY, 0) : dup(s->root_fd);
 		char **names;
 		size_t n;
-		if (dfd < 0 || st_list_dir(dfd, &names, &n) < 0) {
+		if (dfd < 0 || st_list_dir_prefix(dfd, ".", &names, &n) < 0) {
 			if (dfd >= 0)
 				close(dfd);
 			continue;
@@ -165,10 +165,17 @@ int st_store_open_core(const struct st_store_config *cfg, struct st_store **out,
 		goto fail_locked;
 	if (changed && (r = save_choice(s, name, err)) < 0)
 		goto fail_locked;
-	if ((r = st_drv_recover(s->driver, err)) < 0 || (r = st_lease_sweep(s, err)) < 0 ||
-	    (r = st_layer_store_recover(s, err)) < 0 || (r = st_holders_recover(s, err)) < 0)
+	/* the lease sweep sets s->sweep when a lease's process is dead; the
+	 * directories are swept only then, or when a holder of the store lock
+	 * died: opening does not read every layer, image and container */
+	if ((r = st_drv_recover(s->driver, err)) < 0 || (r = st_lease_sweep(s, err)) < 0)
 		goto fail_locked;
-	sweep_locked_leftovers(s);
+	if (s->sweep) {
+		if ((r = st_layer_store_recover(s, err)) < 0 || (r = st_holders_recover(s, err)) < 0)
+			goto fail_locked;
+		sweep_locked_leftovers(s);
+		st_store_swept(s);
+	}
 	st_store_unlock(s);
 	*out = s;
 	return 0;

@@ -185,7 +185,8 @@ static int aufs_init(struct st_driver *d, struct st_error *err)
 		}
 		/* removals a killed process left renamed but not deleted */
 		struct st_error ignore;
-		st_trash_sweep(*fds[i], &ignore);
+		if (d->sweep)
+			st_trash_sweep(*fds[i], &ignore);
 	}
 	int r = adopt_foreign(d, err);
 	if (r < 0)

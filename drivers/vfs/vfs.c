@@ -29,7 +29,8 @@ static int vfs_init(struct st_driver *d, struct st_error *err)
 		free(v);
 		return r < 0 ? r : -EIO;
 	}
-	st_trash_sweep(v->dir_fd, err);
+	if (d->sweep)
+		st_trash_sweep(v->dir_fd, err);
 	d->priv = v;
 	return 0;
 }
