@@ -288,6 +288,10 @@ json_object *cli_image_json(struct st_image *img)
 	for (size_t i = 0; i < img->ntags; i++)
 		json_object_array_add(tags, json_object_new_string(img->tags[i]));
 	json_object_object_add(e, "RepoTags", tags);
+	json_object *digests = json_object_new_array();
+	for (size_t i = 0; i < img->ndigests; i++)
+		json_object_array_add(digests, json_object_new_string(img->digests[i]));
+	json_object_object_add(e, "RepoDigests", digests);
 	static const char *const keys[][2] = {{"created", "Created"}, {"author", "Author"}, {"architecture", "Architecture"},
 					      {"os", "Os"}, {"config", "Config"}, {"rootfs", "RootFS"}, {"history", "History"}};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
