@@ -240,7 +240,12 @@ static const struct cli_cmd top_cmds[] = {
 	 "  -t, --tag name:tag          Name and tag the image (repeatable)\n"
 	 "      --target string         Stop at this build stage\n"},
 	{"images", cmd_images, "List images",
-	 "[-q] [--format json]\n\nOptions:\n  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
+	 "[OPTIONS] [REPOSITORY[:TAG]]\n\nOptions:\n"
+	 "      --digests         Show digests\n"
+	 "  -f, --filter filter   Filter output: dangling=true|false, label=KEY[=VALUE], before=IMAGE,\n"
+	 "                        since=IMAGE, reference=PATTERN (repeatable)\n"
+	 "      --no-trunc        Do not truncate the image ids\n"
+	 "  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
 	{"history", cmd_history, "Show the history of an image (one row per instruction)",
 	 "[--format json] [--no-trunc] IMAGE\n"},
 	{"import", cmd_import, "Import a root filesystem tar as a one-layer image",
