@@ -486,6 +486,7 @@ struct st_volume {
 	bool anonymous;             /* created without a name */
 	int64_t created;            /* unix seconds */
 	struct st_kvlist options;   /* as given to create */
+	struct st_kvlist labels;    /* --label KEY=VALUE at create (docker's Labels) */
 	struct st_kvlist status;    /* the driver's get */
 	char **mount_ids;           /* who holds it mounted now */
 	size_t nmount_ids;
@@ -500,6 +501,11 @@ void st_volume_list_free(struct st_volume *v, size_t n);
  * NULL. */
 int st_volume_create(struct st_store *s, const char *driver, const char *name,
 		     const struct st_kvlist *opts, struct st_volume *out, struct st_error *err);
+/* The same with labels (may be NULL), kept in the store's record (drivers
+ * never see them); an existing volume keeps the labels it has, as docker's. */
+int st_volume_create_labeled(struct st_store *s, const char *driver, const char *name,
+			     const struct st_kvlist *opts, const struct st_kvlist *labels,
+			     struct st_volume *out, struct st_error *err);
 int st_volume_inspect(struct st_store *s, const char *name, struct st_volume *out,
 		      struct st_error *err);
 /* Every volume of the store, by name; volumes that a driver reports but the

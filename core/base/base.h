@@ -328,9 +328,10 @@ bool st_filter_has(const struct st_kvlist *f, const char *key);
 bool st_filter_exact(const struct st_kvlist *f, const char *key, const char *s);
 /* -EINVAL "invalid filter 'KEY=[V1 V2]'": a value the key does not take. */
 int st_filter_invalid_value(const struct st_kvlist *f, const char *key, struct st_error *err);
-/* Some value of key, a POSIX extended regular expression, matches s: 1,
- * else 0; 1 when key is not given; -EINVAL for a bad expression. */
-int st_filter_regex(const struct st_kvlist *f, const char *key, const char *s, struct st_error *err);
+/* Some value of key is s or, as a POSIX extended regular expression,
+ * matches s (docker's Match; one that does not compile matches nothing);
+ * true when key is not given. */
+bool st_filter_regex(const struct st_kvlist *f, const char *key, const char *s);
 /* Every value of key, "LABEL" or "LABEL=VALUE", is in labels. */
 bool st_filter_labels(const struct st_kvlist *f, const char *key, const struct st_kvlist *labels);
 /* Go's path.Match, as docker's reference filter uses it ("*" stops at "/"). */

@@ -81,24 +81,22 @@ int st_filter_invalid_value(const struct st_kvlist *f, const char *key, struct s
 	return st_error_fail(err, EINVAL, "invalid filter '%s=[%s]'", key, vals);
 }
 
-int st_filter_regex(const struct st_kvlist *f, const char *key, const char *s, struct st_error *err)
+bool st_filter_regex(const struct st_kvlist *f, const char *key, const char *s)
 {
 	bool any = false;
 	for (size_t i = 0; f && i < f->n; i++) {
 		if (strcmp(f->v[i].key, key) != 0)
 			continue;
 		any = true;
+		if (strcmp(f->v[i].value, s) == 0)
+			return true;
 		regex_t re;
-		int rc = regcomp(&re, f->v[i].value, REG_EXTENDED | REG_NOSUB);
-		if (rc != 0) {
-			char why[128];
-			regerror(rc, &re, why, sizeof(why));
-			return st_error_fail(err, EINVAL, "invalid filter '%s=%s': %s", key, f->v[i].value, why);
-		}
-		rc = regexec(&re, s, 0, NULL, 0);
+		if (regcomp(&re, f->v[i].value, REG_EXTENDED | REG_NOSUB) != 0)
+			continue; /* docker's Match skips what does not compile */
+		int rc = regexec(&re, s, 0, NULL, 0);
 		regfree(&re);
 		if (rc == 0)
-			return 1;
+			return true;
 	}
 	return !any;
 }

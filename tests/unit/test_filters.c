@@ -64,19 +64,21 @@ START_TEST(test_same_key_ors_and_an_absent_key_matches_everything)
 	struct st_kvlist f = {0};
 	struct st_error err = {0};
 	ck_assert(st_filter_exact(&f, "status", "running"));
-	ck_assert_int_eq(st_filter_regex(&f, "name", "anything", &err), 1);
+	ck_assert(st_filter_regex(&f, "name", "anything"));
 	filters(&f, (const char *const[]){"status=running", "status=exited", "name=^web", "name=db$", NULL});
 	ck_assert(st_filter_exact(&f, "status", "exited"));
 	ck_assert(!st_filter_exact(&f, "status", "created"));
-	ck_assert_int_eq(st_filter_regex(&f, "name", "web-1", &err), 1);
-	ck_assert_int_eq(st_filter_regex(&f, "name", "main-db", &err), 1);
-	ck_assert_int_eq(st_filter_regex(&f, "name", "cache", &err), 0);
+	ck_assert(st_filter_regex(&f, "name", "web-1"));
+	ck_assert(st_filter_regex(&f, "name", "main-db"));
+	ck_assert(!st_filter_regex(&f, "name", "cache"));
 	ck_assert_int_eq(st_filter_invalid_value(&f, "status", &err), -EINVAL);
 	ck_assert_str_eq(err.msg, "invalid filter 'status=[running exited]'");
 	st_kvlist_free(&f);
-	filters(&f, (const char *const[]){"name=(", NULL});
-	ck_assert_int_eq(st_filter_regex(&f, "name", "x", &err), -EINVAL);
-	ck_assert(strstr(err.msg, "invalid filter 'name=('") == err.msg);
+	/* docker's Match: the value itself, and an expression that does not
+	 * compile matches nothing else */
+	filters(&f, (const char *const[]){"name=a(", NULL});
+	ck_assert(!st_filter_regex(&f, "name", "a"));
+	ck_assert(st_filter_regex(&f, "name", "a("));
 	st_kvlist_free(&f);
 }
 END_TEST
