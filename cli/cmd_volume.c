@@ -56,18 +56,10 @@ static int vol_create(struct cli *c, int argc, char **argv)
 			st_kvlist_free(&labels);
 			return cli_usage(c, "invalid option \"%s\": %s", optarg, err.msg);
 		}
-		if (o == OPT_LABEL) {
-			/* KEY=VALUE, or KEY alone for an empty value (docker's) */
-			const char *eq = strchr(optarg, '=');
-			size_t klen = eq ? (size_t)(eq - optarg) : strlen(optarg);
-			if (klen == 0) {
-				st_kvlist_free(&kv);
-				st_kvlist_free(&labels);
-				return cli_usage(c, "invalid label \"%s\": expected KEY=VALUE", optarg);
-			}
-			char key[256];
-			snprintf(key, sizeof(key), "%.*s", (int)klen, optarg);
-			st_kvlist_add(&labels, key, "%s", eq ? eq + 1 : "");
+		if (o == OPT_LABEL && st_label_add(&labels, optarg, &err) < 0) {
+			st_kvlist_free(&kv);
+			st_kvlist_free(&labels);
+			return cli_usage(c, "%s", err.msg);
 		}
 	}
 	struct st_store *s;

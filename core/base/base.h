@@ -334,6 +334,9 @@ int st_filter_invalid_value(const struct st_kvlist *f, const char *key, struct s
 bool st_filter_regex(const struct st_kvlist *f, const char *key, const char *s);
 /* Every value of key, "LABEL" or "LABEL=VALUE", is in labels. */
 bool st_filter_labels(const struct st_kvlist *f, const char *key, const struct st_kvlist *labels);
+/* A --label argument, KEY=VALUE or KEY alone (an empty value, as docker's),
+ * added to l; -EINVAL for an empty key. */
+int st_label_add(struct st_kvlist *l, const char *arg, struct st_error *err);
 /* Go's path.Match, as docker's reference filter uses it ("*" stops at "/"). */
 bool st_filter_glob(const char *pattern, const char *s);
 

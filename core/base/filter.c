@@ -118,6 +118,17 @@ bool st_filter_labels(const struct st_kvlist *f, const char *key, const struct s
 	return true;
 }
 
+int st_label_add(struct st_kvlist *l, const char *arg, struct st_error *err)
+{
+	const char *eq = strchr(arg, '=');
+	size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+	char key[256];
+	if (klen == 0 || klen >= sizeof(key))
+		return st_error_fail(err, EINVAL, "invalid label \"%s\": expected KEY=VALUE", arg);
+	snprintf(key, sizeof(key), "%.*s", (int)klen, arg);
+	return st_kvlist_add(l, key, "%s", eq ? eq + 1 : "") < 0 ? st_error_set(err, ENOMEM, "label") : 0;
+}
+
 bool st_filter_glob(const char *pattern, const char *s)
 {
 	/* Go's path.Match: "*" and "?" stop at "/", classes, "\" escapes */
