@@ -1,13 +1,15 @@
 /* core/base/filter.c (docker's list filters) and what stands on it:
  * core/image/image_filter.c (strata images --filter) and the repository
  * digests of core/image/image.c (RepoDigests, name@sha256: references, rmi
- * of digests), on a vfs store with images made from configs here. */
+ * of digests), on a vfs store with images made from configs here; volume
+ * labels and core/volume/volume_filter.c (volume ls --filter). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/base.h"
 #include "image/image.h"
+#include "volume/volume.h"
 #include "testlib.h"
 
 static char *tmp;
@@ -305,6 +307,80 @@ START_TEST(test_image_filters_as_docker)
 }
 END_TEST
 
+/* --------------------------------------------------------- volumes */
+
+static char *volumes(const char *const *args)
+{
+	struct st_kvlist f = {0};
+	filters(&f, args);
+	struct st_error err = {0};
+	struct st_volume *v;
+	size_t n;
+	ST_OK(st_volume_list_filtered(store, &f, &v, &n, NULL, &err), &err);
+	st_kvlist_free(&f);
+	static char out[1024];
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		size_t used = strlen(out);
+		snprintf(out + used, sizeof(out) - used, "%s%s", i ? " " : "", v[i].name);
+	}
+	st_volume_list_free(v, n);
+	return out;
+}
+
+START_TEST(test_volume_labels_are_kept_and_filtered_as_docker)
+{
+	struct st_error err = {0};
+	struct st_kvlist l1 = {0}, l2 = {0};
+	ST_OK(st_label_add(&l1, "tier=web", &err), &err);
+	ST_OK(st_label_add(&l1, "backup", &err), &err);
+	ck_assert_int_eq(st_label_add(&l1, "=x", &err), -EINVAL);
+	ST_OK(st_label_add(&l2, "tier=db", &err), &err);
+	ST_OK(st_volume_create_labeled(store, NULL, "web-data", NULL, &l1, NULL, &err), &err);
+	ST_OK(st_volume_create_labeled(store, NULL, "db-data", NULL, &l2, NULL, &err), &err);
+	ST_OK(st_volume_create(store, NULL, "plain", NULL, NULL, &err), &err);
+	/* the record keeps them: a new handle on the store reads them back */
+	struct st_volume v;
+	ST_OK(st_volume_inspect(store, "web-data", &v, &err), &err);
+	ck_assert_uint_eq(v.labels.n, 2);
+	ck_assert_str_eq(st_kvlist_get(&v.labels, "tier"), "web");
+	ck_assert_str_eq(st_kvlist_get(&v.labels, "backup"), "");
+	st_volume_free(&v);
+	/* creating it again with other labels keeps the first ones (docker's) */
+	ST_OK(st_volume_create_labeled(store, NULL, "db-data", NULL, &l1, NULL, &err), &err);
+	ST_OK(st_volume_inspect(store, "db-data", &v, &err), &err);
+	ck_assert_str_eq(st_kvlist_get(&v.labels, "tier"), "db");
+	st_volume_free(&v);
+	ck_assert_str_eq(volumes((const char *const[]){NULL}), "db-data plain web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"label=tier", NULL}), "db-data web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"label=tier=web", "label=backup", NULL}), "web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"name=data$", NULL}), "db-data web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"name=^p", "name=^d", NULL}), "db-data plain");
+	ck_assert_str_eq(volumes((const char *const[]){"name=data", "label=tier=db", NULL}), "db-data");
+	ck_assert_str_eq(volumes((const char *const[]){"driver=local", NULL}), "db-data plain web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"driver=loc", NULL}), "");
+	ck_assert_str_eq(volumes((const char *const[]){"dangling=true", NULL}), "db-data plain web-data");
+	char path[4096];
+	ST_OK(st_volume_mount(store, "plain", "m1", path, sizeof(path), &err), &err);
+	ck_assert_str_eq(volumes((const char *const[]){"dangling=1", NULL}), "db-data web-data");
+	ck_assert_str_eq(volumes((const char *const[]){"dangling=false", NULL}), "plain");
+	ST_OK(st_volume_unmount(store, "plain", "m1", &err), &err);
+	struct st_kvlist f = {0};
+	struct st_volume *vv;
+	size_t n;
+	filters(&f, (const char *const[]){"dangling=maybe", NULL});
+	ck_assert_int_eq(st_volume_list_filtered(store, &f, &vv, &n, NULL, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "invalid filter 'dangling=[maybe]'");
+	st_kvlist_free(&f);
+	filters(&f, (const char *const[]){"scope=local", NULL});
+	ck_assert_int_eq(st_volume_list_filtered(store, &f, &vv, &n, NULL, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "invalid filter 'scope'");
+	st_kvlist_free(&f);
+	st_kvlist_free(&l1);
+	st_kvlist_free(&l2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("filters");
@@ -320,6 +396,7 @@ int main(void)
 	tcase_add_test(ti, test_repo_digests_resolve_and_are_listed_apart_from_tags);
 	tcase_add_test(ti, test_rmi_of_the_last_tag_takes_the_repository_digests);
 	tcase_add_test(ti, test_image_filters_as_docker);
+	tcase_add_test(ti, test_volume_labels_are_kept_and_filtered_as_docker);
 	suite_add_tcase(s, ti);
 	return st_test_main(s);
 }
