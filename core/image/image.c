@@ -115,6 +115,20 @@ int st_image_ref_normalize(const char *ref, char *out, size_t len, struct st_err
 	return 0;
 }
 
+int st_image_ref_familiar(const char *ref, char *out, size_t len, struct st_error *err)
+{
+	const char *r = ref ? ref : "";
+	if (st_str_has_prefix(r, "docker.io/library/"))
+		r += strlen("docker.io/library/");
+	else if (st_str_has_prefix(r, "index.docker.io/library/"))
+		r += strlen("index.docker.io/library/");
+	else if (st_str_has_prefix(r, "docker.io/"))
+		r += strlen("docker.io/");
+	else if (st_str_has_prefix(r, "index.docker.io/"))
+		r += strlen("index.docker.io/");
+	return st_image_ref_normalize(r, out, len, err);
+}
+
 int st_image_ref_digest(const char *ref, char *out, size_t len, struct st_error *err)
 {
 	const char *at = ref ? strchr(ref, '@') : NULL;
