@@ -5,7 +5,8 @@
 # keys AND, -q, --no-trunc, --digests), `strata ps --filter` (status, name,
 # id, label from the image and from --label, ancestor, exited), `strata
 # volume create --label` and `volume ls --filter` (name, driver, label,
-# dangling); unknown keys and values fail with docker's words, exit 1.
+# dangling); unknown keys and values fail with docker's words, exit 1; and
+# the image filters list what a dockerd of our own lists for the same images.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$T/store
@@ -210,4 +211,45 @@ expect_err volume_ls_unknown_filter_key_is_an_error 1 "strata: error: invalid fi
 expect_err volume_ls_dangling_takes_true_or_false 1 "strata: error: invalid filter 'dangling=[maybe]'" -- st volume ls -f dangling=maybe
 
 for c in $(st ps -aq); do st rm -f "$c" >/dev/null 2>&1; done
+
+# ------------------------------------------------- the same images in dockerd
+
+# strata's images saved and loaded into a dockerd of our own (same ids, tags
+# and creation times): every image filter lists the same repo:tag rows
+t=image_filters_list_what_dockerd_lists
+DOCKER=/usr/bin/docker
+if ! command -v dockerd >/dev/null || [ ! -x "$DOCKER" ]; then
+	skip $t "dockerd is not installed (docker.io)"
+else
+	DR=$T/docker
+	mkdir -p "$DR/root" "$DR/run"
+	dockerd --data-root "$DR/root" --exec-root "$DR/run/exec" --pidfile "$DR/run/docker.pid" \
+		-H "unix://$DR/run/docker.sock" --storage-driver vfs --iptables=false --ip6tables=false \
+		--bridge=none --ip-masq=false --userland-proxy=false >"$DR/dockerd.log" 2>&1 &
+	DPID=$!
+	d() { "$DOCKER" -H "unix://$DR/run/docker.sock" "$@"; }
+	for _ in $(seq 1 100); do d version >/dev/null 2>&1 && break; sleep 0.2; done
+	if ! d version >/dev/null 2>&1; then
+		skip $t "dockerd does not start here: $(tail -n 1 "$DR/dockerd.log")"
+	elif ! st save -o "$T/all.tar" web:1 web:latest me/db:1 base "$OLD_DB" >/dev/null 2>&1 ||
+		! d load -i "$T/all.tar" >/dev/null 2>&1; then
+		fail $t "save / docker load: $(d load -i "$T/all.tar" 2>&1 | tail -n 1)"
+	else
+		bad=
+		for fl in "dangling=true" "dangling=false" "label=tier" "label=tier=web" "label=tier=db label=owner" \
+			"before=web:1" "since=web:1" "since=base before=me/db:1" "reference=*" "reference=*/*" \
+			"reference=web reference=base" "reference=web* label=owner=ops"; do
+			args=()
+			for f in $fl; do args+=(-f "$f"); done
+			ours=$(st images "${args[@]}" --format json | jq -r '.[] | .Repository + ":" + .Tag' | sort)
+			theirs=$(d images "${args[@]}" --format '{{.Repository}}:{{.Tag}}' | sort)
+			[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
+		done
+		[ -z "$bad" ] && pass $t || fail $t "$bad"
+	fi
+	kill "$DPID" 2>/dev/null
+	for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$DPID" 2>/dev/null && kill -9 "$DPID"
+	wait "$DPID" 2>/dev/null
+fi
 exit $((fails > 0))
