@@ -6,7 +6,8 @@
 # id, label from the image and from --label, ancestor, exited), `strata
 # volume create --label` and `volume ls --filter` (name, driver, label,
 # dangling); unknown keys and values fail with docker's words, exit 1; and
-# the image filters list what a dockerd of our own lists for the same images.
+# the image, volume and container filters list what a dockerd of our own
+# lists for the same images, volumes and containers.
 . "$(dirname "$0")/lib.sh"
 
 ROOT=$T/store
@@ -246,6 +247,51 @@ else
 			[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
 		done
 		[ -z "$bad" ] && pass $t || fail $t "$bad"
+
+		t=volume_filters_list_what_dockerd_lists
+		d volume create --label tier=web --label backup web-data >/dev/null
+		d volume create --label tier=db db-data >/dev/null
+		d volume create plain >/dev/null
+		d create --name holder -v db-data:/data base true >/dev/null
+		st create --name holder -v db-data:/data base true >/dev/null
+		bad=
+		for fl in "dangling=true" "dangling=false" "label=tier" "label=tier=web label=backup" "name=data name=^pl" \
+			"driver=local name=db" "driver=loc"; do
+			args=()
+			for f in $fl; do args+=(-f "$f"); done
+			ours=$(st volume ls -q "${args[@]}" | sort)
+			theirs=$(d volume ls -q "${args[@]}" | sort)
+			[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
+		done
+		[ -z "$bad" ] && pass $t || fail $t "$bad"
+
+		# (not ancestor=base: dockerd knows an image's ancestors from the parent
+		# links of its own builds, which a load does not bring; strata from the
+		# layers, as ps_filter_ancestor_takes_images_built_on_it shows)
+		t=ps_filters_list_what_dockerd_lists
+		st rm -f holder >/dev/null 2>&1
+		d rm -f holder >/dev/null 2>&1
+		for e in st d; do
+			$e run --network none --name web-1 -l team=blue web:1 true >/dev/null 2>&1
+			$e run --network none --name db-1 me/db:1 sh -c 'exit 3' >/dev/null 2>&1
+			$e create --network none --name idle base true >/dev/null 2>&1
+		done
+		if [ "$(d ps -aq | wc -l)" != 3 ]; then
+			skip $t "dockerd cannot run containers here: $(d run --network none --rm base true 2>&1 | tail -n 1)"
+		else
+			bad=
+			for fl in "status=exited" "status=created" "status=created status=exited" "exited=3" "exited=0" \
+				"label=tier" "label=team=blue label=owner=ops" "name=-1$" "ancestor=web:1" \
+				"ancestor=me/db:1 status=exited"; do
+				args=()
+				for f in $fl; do args+=(-f "$f"); done
+				ours=$(st ps -a "${args[@]}" --format json | jq -r '.[].Names' | sort)
+				theirs=$(d ps -a "${args[@]}" --format '{{.Names}}' | sort)
+				[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
+			done
+			[ -z "$bad" ] && pass $t || fail $t "$bad"
+		fi
+		d rm -f web-1 db-1 idle >/dev/null 2>&1
 	fi
 	kill "$DPID" 2>/dev/null
 	for _ in $(seq 1 100); do kill -0 "$DPID" 2>/dev/null || break; sleep 0.1; done
