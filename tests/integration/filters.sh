@@ -229,6 +229,25 @@ else
 		--bridge=none --ip-masq=false --userland-proxy=false >"$DR/dockerd.log" 2>&1 &
 	DPID=$!
 	d() { "$DOCKER" -H "unix://$DR/run/docker.sock" "$@"; }
+	ours_images() { st images "$@" --format json | jq -r '.[] | .Repository + ":" + .Tag'; }
+	their_images() { d images "$@" --format '{{.Repository}}:{{.Tag}}'; }
+	ours_volumes() { st volume ls -q "$@"; }
+	their_volumes() { d volume ls -q "$@"; }
+	ours_ps() { st ps -a "$@" --format json | jq -r '.[].Names'; }
+	their_ps() { d ps -a "$@" --format '{{.Names}}'; }
+	# differ OURS THEIRS FILTERS...: each FILTERS (space-separated KEY=VALUE)
+	# given to both listings; what they list differently
+	differ() {
+		local ours=$1 theirs=$2 fl f a b
+		shift 2
+		for fl in "$@"; do
+			local args=()
+			for f in $fl; do args+=(-f "$f"); done
+			a=$($ours "${args[@]}" | sort)
+			b=$($theirs "${args[@]}" | sort)
+			[ "$a" = "$b" ] || echo -n "[$fl: strata $(echo $a), dockerd $(echo $b)] "
+		done
+	}
 	for _ in $(seq 1 100); do d version >/dev/null 2>&1 && break; sleep 0.2; done
 	if ! d version >/dev/null 2>&1; then
 		skip $t "dockerd does not start here: $(tail -n 1 "$DR/dockerd.log")"
@@ -236,16 +255,9 @@ else
 		! d load -i "$T/all.tar" >/dev/null 2>&1; then
 		fail $t "save / docker load: $(d load -i "$T/all.tar" 2>&1 | tail -n 1)"
 	else
-		bad=
-		for fl in "dangling=true" "dangling=false" "label=tier" "label=tier=web" "label=tier=db label=owner" \
-			"before=web:1" "since=web:1" "since=base before=me/db:1" "reference=*" "reference=*/*" \
-			"reference=web reference=base" "reference=web* label=owner=ops"; do
-			args=()
-			for f in $fl; do args+=(-f "$f"); done
-			ours=$(st images "${args[@]}" --format json | jq -r '.[] | .Repository + ":" + .Tag' | sort)
-			theirs=$(d images "${args[@]}" --format '{{.Repository}}:{{.Tag}}' | sort)
-			[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
-		done
+		bad=$(differ ours_images their_images "dangling=true" "dangling=false" "label=tier" "label=tier=web" \
+			"label=tier=db label=owner" "before=web:1" "since=web:1" "since=base before=me/db:1" "reference=*" \
+			"reference=*/*" "reference=web reference=base" "reference=web* label=owner=ops")
 		[ -z "$bad" ] && pass $t || fail $t "$bad"
 
 		t=volume_filters_list_what_dockerd_lists
@@ -254,15 +266,8 @@ else
 		d volume create plain >/dev/null
 		d create --name holder -v db-data:/data base true >/dev/null
 		st create --name holder -v db-data:/data base true >/dev/null
-		bad=
-		for fl in "dangling=true" "dangling=false" "label=tier" "label=tier=web label=backup" "name=data name=^pl" \
-			"driver=local name=db" "driver=loc"; do
-			args=()
-			for f in $fl; do args+=(-f "$f"); done
-			ours=$(st volume ls -q "${args[@]}" | sort)
-			theirs=$(d volume ls -q "${args[@]}" | sort)
-			[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
-		done
+		bad=$(differ ours_volumes their_volumes "dangling=true" "dangling=false" "label=tier" \
+			"label=tier=web label=backup" "name=data name=^pl" "driver=local name=db" "driver=loc")
 		[ -z "$bad" ] && pass $t || fail $t "$bad"
 
 		# (not ancestor=base: dockerd knows an image's ancestors from the parent
@@ -279,16 +284,9 @@ else
 		if [ "$(d ps -aq | wc -l)" != 3 ]; then
 			skip $t "dockerd cannot run containers here: $(d run --network none --rm base true 2>&1 | tail -n 1)"
 		else
-			bad=
-			for fl in "status=exited" "status=created" "status=created status=exited" "exited=3" "exited=0" \
-				"label=tier" "label=team=blue label=owner=ops" "name=-1$" "ancestor=web:1" \
-				"ancestor=me/db:1 status=exited"; do
-				args=()
-				for f in $fl; do args+=(-f "$f"); done
-				ours=$(st ps -a "${args[@]}" --format json | jq -r '.[].Names' | sort)
-				theirs=$(d ps -a "${args[@]}" --format '{{.Names}}' | sort)
-				[ "$ours" = "$theirs" ] || bad="$bad [$fl: strata $(echo $ours), dockerd $(echo $theirs)]"
-			done
+			bad=$(differ ours_ps their_ps "status=exited" "status=created" "status=created status=exited" \
+				"exited=3" "exited=0" "label=tier" "label=team=blue label=owner=ops" "name=-1$" "ancestor=web:1" \
+				"ancestor=me/db:1 status=exited")
 			[ -z "$bad" ] && pass $t || fail $t "$bad"
 		fi
 		d rm -f web-1 db-1 idle >/dev/null 2>&1
