@@ -10,6 +10,7 @@
 
 #include <json-c/json.h>
 
+#include "base/base.h"
 #include "container/container.h"
 #include "cli.h"
 
@@ -17,7 +18,8 @@
 	{"name", required_argument, 0, 'n'}, {"env", required_argument, 0, 'e'}, \
 	{"workdir", required_argument, 0, 'w'}, {"user", required_argument, 0, 'u'}, \
 	{"entrypoint", required_argument, 0, 'E'}, {"volume", required_argument, 0, 'v'}, \
-	{"network", required_argument, 0, 'N'}, {"runtime", required_argument, 0, 'R'}
+	{"network", required_argument, 0, 'N'}, {"runtime", required_argument, 0, 'R'}, \
+	{"label", required_argument, 0, 'l'}
 
 struct create_args {
 	struct st_container_opts o;
@@ -25,6 +27,7 @@ struct create_args {
 	size_t nenv;
 	struct st_mount_spec *mounts;
 	size_t nmounts;
+	struct st_kvlist labels;
 	bool rm, detach;
 };
 
@@ -36,6 +39,7 @@ static void create_args_free(struct create_args *a)
 		free(a->mounts[i].dst);
 	}
 	free(a->mounts);
+	st_kvlist_free(&a->labels);
 }
 
 static int parse_volume(struct cli *c, struct create_args *a, const char *spec)
@@ -80,7 +84,7 @@ static int parse_create(struct cli *c, int argc, char **argv, struct create_args
 					      {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	memset(a, 0, sizeof(*a));
 	int o;
-	while ((o = cli_opt(c, argc, argv, run ? "e:w:u:v:d" : "e:w:u:v:", run ? ropts : copts))) {
+	while ((o = cli_opt(c, argc, argv, run ? "e:w:u:v:l:d" : "e:w:u:v:l:", run ? ropts : copts))) {
 		switch (o) {
 		case 'n':
 			a->o.name = optarg;
@@ -124,6 +128,12 @@ static int parse_create(struct cli *c, int argc, char **argv, struct create_args
 		case 'R':
 			a->o.runtime = optarg;
 			break;
+		case 'l': {
+			struct st_error err = {0};
+			if (st_label_add(&a->labels, optarg, &err) < 0)
+				return cli_usage(c, "%s", err.msg);
+			break;
+		}
 		case 'r':
 			a->rm = true;
 			break;
@@ -142,6 +152,7 @@ static int parse_create(struct cli *c, int argc, char **argv, struct create_args
 	a->o.nenv = a->nenv;
 	a->o.mounts = a->mounts;
 	a->o.nmounts = a->nmounts;
+	a->o.labels = &a->labels;
 	return -1;
 }
 
@@ -306,25 +317,37 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 int cmd_ps(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"all", no_argument, 0, 'a'}, {"quiet", no_argument, 0, 'q'},
-					     {"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+					     {"format", required_argument, 0, 'F'}, {"filter", required_argument, 0, 'f'},
+					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
 	bool all = false, quiet = false, json = false;
+	struct st_kvlist filters = {0};
+	struct st_error err = {0};
 	int o;
-	while ((o = cli_opt(c, argc, argv, "aq", opts))) {
+	while ((o = cli_opt(c, argc, argv, "aqf:", opts))) {
 		if (o == 'a')
 			all = true;
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f' && cli_format(c, optarg, &json) != 0)
+		if (o == 'F' && cli_format(c, optarg, &json) != 0) {
+			st_kvlist_free(&filters);
 			return EXIT_USAGE;
+		}
+		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
+			st_kvlist_free(&filters);
+			return cli_usage(c, "%s", err.msg);
+		}
 	}
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
+	if (rc >= 0) {
+		st_kvlist_free(&filters);
 		return rc;
-	struct st_error err = {0};
+	}
 	struct st_container *v;
 	size_t n;
-	if (st_container_list(s, &v, &n, &err) < 0)
+	rc = st_container_list_filtered(s, &filters, all, &v, &n, &err);
+	st_kvlist_free(&filters);
+	if (rc < 0)
 		return cli_fail(&err);
 	struct cli_table t;
 	cli_table_init(&t, 6);
@@ -332,8 +355,6 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 	json_object *a = json_object_new_array();
 	static const char *const names[] = {"created", "running", "exited"};
 	for (size_t i = 0; i < n; i++) {
-		if (!all && v[i].status != ST_CT_RUNNING)
-			continue;
 		char sid[13], ago[64], status[96], cmd[32];
 		snprintf(sid, sizeof(sid), "%.12s", v[i].id);
 		cli_ago(v[i].created, ago, sizeof(ago));

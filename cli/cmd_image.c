@@ -80,27 +80,129 @@ int cmd_import(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- images */
 
+/* The rows of one image, as docker's image formatter makes them: a row per
+ * tag, grouped by repository; with digests, a row per tag and digest of its
+ * repository; a repository with digests only has a row with tag <none> (a
+ * row per digest with digests); an image without either one <none> row. */
+struct image_rows {
+	struct cli_table t;
+	json_object *a;
+	bool digests, notrunc;
+};
+
+static void image_row(struct image_rows *ir, const struct st_image *img, const char *repo, size_t rlen,
+		      const char *tag, const char *digest)
+{
+	char name[300], sid[ST_DIGEST_LEN + 1], ago[64], size[32];
+	snprintf(name, sizeof(name), "%.*s", (int)rlen, repo);
+	if (ir->notrunc)
+		snprintf(sid, sizeof(sid), "%s", img->id);
+	else
+		short12(img->id, sid);
+	cli_ago(img->created, ago, sizeof(ago));
+	st_format_size(img->size, size, sizeof(size));
+	if (ir->digests)
+		cli_table_row(&ir->t, name, tag, digest, sid, ago, size);
+	else
+		cli_table_row(&ir->t, name, tag, sid, ago, size);
+	json_object *e = json_object_new_object();
+	json_object_object_add(e, "Repository", json_object_new_string(name));
+	json_object_object_add(e, "Tag", json_object_new_string(tag));
+	json_object_object_add(e, "Digest", json_object_new_string(digest));
+	json_object_object_add(e, "ID", json_object_new_string(img->id));
+	json_object_object_add(e, "Created", json_object_new_int64(img->created));
+	json_object_object_add(e, "Size", json_object_new_int64(img->size));
+	json_object_array_add(ir->a, e);
+}
+
+/* Is ref ("name:tag" or "name@digest") in repository repo (rlen bytes)? */
+static bool in_repo(const char *ref, const char *repo, size_t rlen)
+{
+	return strncmp(ref, repo, rlen) == 0 && (ref[rlen] == ':' || ref[rlen] == '@') && !strchr(ref + rlen + 1, '/');
+}
+
+static void image_rows_add(struct image_rows *ir, const struct st_image *img)
+{
+	if (!img->ntags && !img->ndigests) {
+		image_row(ir, img, "<none>", 6, "<none>", "<none>");
+		return;
+	}
+	/* repositories with tags, in the order of their first tag */
+	for (size_t i = 0; i < img->ntags; i++) {
+		const char *colon = strrchr(img->tags[i], ':');
+		size_t rlen = (size_t)(colon - img->tags[i]);
+		bool seen = false;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = in_repo(img->tags[k], img->tags[i], rlen);
+		if (seen)
+			continue;
+		for (size_t k = i; k < img->ntags; k++) {
+			if (!in_repo(img->tags[k], img->tags[i], rlen))
+				continue;
+			size_t nd = 0;
+			for (size_t d = 0; ir->digests && d < img->ndigests; d++)
+				if (in_repo(img->digests[d], img->tags[i], rlen)) {
+					image_row(ir, img, img->tags[i], rlen, img->tags[k] + rlen + 1, img->digests[d] + rlen + 1);
+					nd++;
+				}
+			if (!nd)
+				image_row(ir, img, img->tags[i], rlen, img->tags[k] + rlen + 1, "<none>");
+		}
+	}
+	/* repositories with digests only */
+	for (size_t d = 0; d < img->ndigests; d++) {
+		size_t rlen = strcspn(img->digests[d], "@");
+		bool tagged = false, seen = false;
+		for (size_t k = 0; k < img->ntags && !tagged; k++)
+			tagged = in_repo(img->tags[k], img->digests[d], rlen);
+		for (size_t k = 0; k < d && !seen; k++)
+			seen = in_repo(img->digests[k], img->digests[d], rlen);
+		if (tagged || (seen && !ir->digests))
+			continue;
+		image_row(ir, img, img->digests[d], rlen, "<none>", ir->digests ? img->digests[d] + rlen + 1 : "<none>");
+	}
+}
+
 int cmd_images(struct cli *c, int argc, char **argv)
 {
-	static const struct option opts[] = {{"quiet", no_argument, 0, 'q'}, {"format", required_argument, 0, 'f'},
-					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	enum { OPT_DIGESTS = 1000, OPT_NO_TRUNC };
+	static const struct option opts[] = {{"quiet", no_argument, 0, 'q'}, {"format", required_argument, 0, 'F'},
+					     {"filter", required_argument, 0, 'f'}, {"digests", no_argument, 0, OPT_DIGESTS},
+					     {"no-trunc", no_argument, 0, OPT_NO_TRUNC}, {"help", no_argument, 0, 'h'},
+					     {0, 0, 0, 0}};
 	bool quiet = false, json = false;
-	int o;
-	while ((o = cli_opt(c, argc, argv, "q", opts))) {
+	struct image_rows ir = {0};
+	struct st_kvlist filters = {0};
+	struct st_error err = {0};
+	int o, rc = EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "qf:", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f' && cli_format(c, optarg, &json) != 0)
-			return EXIT_USAGE;
+		if (o == 'F' && cli_format(c, optarg, &json) != 0)
+			goto out;
+		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
+			cli_usage(c, "%s", err.msg);
+			goto out;
+		}
+		if (o == OPT_DIGESTS)
+			ir.digests = true;
+		if (o == OPT_NO_TRUNC)
+			ir.notrunc = true;
 	}
 	struct st_store *s;
-	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
-		return rc;
-	struct st_error err = {0};
+	if ((rc = cli_args(c, argc, 0, 1, "[REPOSITORY[:TAG]]", &s)) >= 0)
+		goto out;
+	/* docker images REPOSITORY[:TAG] is the reference filter */
+	if (optind < argc && st_kvlist_add(&filters, "reference", "%s", argv[optind]) < 0) {
+		rc = cli_failf("out of memory");
+		goto out;
+	}
 	struct st_image *v;
 	size_t n;
-	if (st_image_list(s, &v, &n, &err) < 0)
-		return cli_fail(&err);
+	if (st_image_list_filtered(s, &filters, &v, &n, &err) < 0) {
+		rc = cli_fail(&err);
+		goto out;
+	}
 	/* newest first */
 	for (size_t i = 1; i < n; i++)
 		for (size_t k = i; k > 0 && v[k].created > v[k - 1].created; k--) {
@@ -108,40 +210,29 @@ int cmd_images(struct cli *c, int argc, char **argv)
 			v[k] = v[k - 1];
 			v[k - 1] = t;
 		}
-	struct cli_table t;
-	cli_table_init(&t, 5);
-	cli_table_row(&t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
-	json_object *a = json_object_new_array();
+	if (ir.digests) {
+		cli_table_init(&ir.t, 6);
+		cli_table_row(&ir.t, "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE");
+	} else {
+		cli_table_init(&ir.t, 5);
+		cli_table_row(&ir.t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
+	}
+	ir.a = json_object_new_array();
 	for (size_t i = 0; i < n; i++) {
-		char sid[13], ago[64], size[32];
-		short12(v[i].id, sid);
-		cli_ago(v[i].created, ago, sizeof(ago));
-		st_format_size(v[i].size, size, sizeof(size));
 		if (quiet) {
-			printf("%s\n", sid);
+			char sid[13];
+			short12(v[i].id, sid);
+			printf("%s\n", ir.notrunc ? v[i].id : sid);
 			continue;
 		}
-		size_t rows = v[i].ntags ? v[i].ntags : 1;
-		for (size_t k = 0; k < rows; k++) {
-			char repo[300] = "<none>", tag[200] = "<none>";
-			if (v[i].ntags) {
-				char *colon = strrchr(v[i].tags[k], ':');
-				snprintf(repo, sizeof(repo), "%.*s", (int)(colon - v[i].tags[k]), v[i].tags[k]);
-				snprintf(tag, sizeof(tag), "%s", colon + 1);
-			}
-			cli_table_row(&t, repo, tag, sid, ago, size);
-			json_object *e = json_object_new_object();
-			json_object_object_add(e, "Repository", json_object_new_string(repo));
-			json_object_object_add(e, "Tag", json_object_new_string(tag));
-			json_object_object_add(e, "ID", json_object_new_string(v[i].id));
-			json_object_object_add(e, "Created", json_object_new_int64(v[i].created));
-			json_object_object_add(e, "Size", json_object_new_int64(v[i].size));
-			json_object_array_add(a, e);
-		}
+		image_rows_add(&ir, &v[i]);
 	}
-	cli_print_list(&t, a, json, quiet);
+	cli_print_list(&ir.t, ir.a, json, quiet);
 	st_image_list_free(v, n);
-	return EXIT_OK;
+	rc = EXIT_OK;
+out:
+	st_kvlist_free(&filters);
+	return rc;
 }
 
 /* --------------------------------------------------------------- history */
@@ -288,6 +379,10 @@ json_object *cli_image_json(struct st_image *img)
 	for (size_t i = 0; i < img->ntags; i++)
 		json_object_array_add(tags, json_object_new_string(img->tags[i]));
 	json_object_object_add(e, "RepoTags", tags);
+	json_object *digests = json_object_new_array();
+	for (size_t i = 0; i < img->ndigests; i++)
+		json_object_array_add(digests, json_object_new_string(img->digests[i]));
+	json_object_object_add(e, "RepoDigests", digests);
 	static const char *const keys[][2] = {{"created", "Created"}, {"author", "Author"}, {"architecture", "Architecture"},
 					      {"os", "Os"}, {"config", "Config"}, {"rootfs", "RootFS"}, {"history", "History"}};
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)

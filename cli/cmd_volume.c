@@ -7,6 +7,8 @@
 
 #include <json-c/json.h>
 
+#include "base/base.h"
+#include "volume/volume.h"
 #include "cli.h"
 
 static void vol_time(int64_t t, char *buf, size_t len)
@@ -36,12 +38,14 @@ static json_object *vol_kv_json(const struct st_kvlist *l)
 
 static int vol_create(struct cli *c, int argc, char **argv)
 {
+	enum { OPT_LABEL = 1000 };
 	static const struct option opts[] = {{"driver", required_argument, 0, 'd'},
 					     {"opt", required_argument, 0, 'o'},
+					     {"label", required_argument, 0, OPT_LABEL},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	const char *driver = "local";
-	struct st_kvlist kv = {0};
+	struct st_kvlist kv = {0}, labels = {0};
 	struct st_error err = {0};
 	int o;
 	while ((o = cli_opt(c, argc, argv, "d:o:", opts))) {
@@ -49,19 +53,27 @@ static int vol_create(struct cli *c, int argc, char **argv)
 			driver = optarg;
 		if (o == 'o' && st_kvlist_parse(&kv, optarg, &err) < 0) {
 			st_kvlist_free(&kv);
+			st_kvlist_free(&labels);
 			return cli_usage(c, "invalid option \"%s\": %s", optarg, err.msg);
+		}
+		if (o == OPT_LABEL && st_label_add(&labels, optarg, &err) < 0) {
+			st_kvlist_free(&kv);
+			st_kvlist_free(&labels);
+			return cli_usage(c, "%s", err.msg);
 		}
 	}
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 1, "a volume name", &s);
 	if (rc >= 0) {
 		st_kvlist_free(&kv);
+		st_kvlist_free(&labels);
 		return rc;
 	}
 	const char *name = optind < argc ? argv[optind] : NULL;
 	struct st_volume v;
-	int r = st_volume_create(s, driver, name, &kv, &v, &err);
+	int r = st_volume_create_labeled(s, driver, name, &kv, &labels, &v, &err);
 	st_kvlist_free(&kv);
+	st_kvlist_free(&labels);
 	if (r < 0)
 		return cli_fail(&err);
 	printf("%s\n", v.name);
@@ -74,26 +86,38 @@ static int vol_create(struct cli *c, int argc, char **argv)
 static int vol_ls(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"quiet", no_argument, 0, 'q'},
-					     {"format", required_argument, 0, 'f'},
+					     {"format", required_argument, 0, 'F'},
+					     {"filter", required_argument, 0, 'f'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
 	bool quiet = false, json = false;
+	struct st_kvlist filters = {0};
+	struct st_error err = {0};
 	int o;
-	while ((o = cli_opt(c, argc, argv, "q", opts))) {
+	while ((o = cli_opt(c, argc, argv, "qf:", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f' && cli_format(c, optarg, &json) != 0)
+		if (o == 'F' && cli_format(c, optarg, &json) != 0) {
+			st_kvlist_free(&filters);
 			return EXIT_USAGE;
+		}
+		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
+			st_kvlist_free(&filters);
+			return cli_usage(c, "%s", err.msg);
+		}
 	}
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
+	if (rc >= 0) {
+		st_kvlist_free(&filters);
 		return rc;
-	struct st_error err = {0};
+	}
 	struct st_kvlist warn = {0};
 	struct st_volume *v;
 	size_t n;
-	if (st_volume_list(s, &v, &n, &warn, &err) < 0) {
+	rc = st_volume_list_filtered(s, &filters, &v, &n, &warn, &err);
+	st_kvlist_free(&filters);
+	if (rc < 0) {
 		st_kvlist_free(&warn);
 		return cli_fail(&err);
 	}
@@ -111,7 +135,11 @@ static int vol_ls(struct cli *c, int argc, char **argv)
 			/* one object per line, as docker volume ls --format json */
 			json_object *j = json_object_new_object();
 			json_object_object_add(j, "Driver", json_object_new_string(v[i].driver));
-			json_object_object_add(j, "Labels", json_object_new_string(""));
+			char labels[1024] = "";
+			for (size_t k = 0, used = 0; k < v[i].labels.n && used < sizeof(labels); k++)
+				used += (size_t)snprintf(labels + used, sizeof(labels) - used, "%s%s=%s", k ? "," : "",
+							 v[i].labels.v[k].key, v[i].labels.v[k].value);
+			json_object_object_add(j, "Labels", json_object_new_string(labels));
 			json_object_object_add(j, "Links", json_object_new_string("N/A"));
 			json_object_object_add(j, "Mountpoint", json_object_new_string(v[i].mountpoint));
 			json_object_object_add(j, "Name", json_object_new_string(v[i].name));
@@ -139,7 +167,8 @@ static json_object *vol_json(const struct st_volume *v)
 	vol_time(v->created, created, sizeof(created));
 	json_object_object_add(j, "CreatedAt", json_object_new_string(created));
 	json_object_object_add(j, "Driver", json_object_new_string(v->driver));
-	json_object_object_add(j, "Labels", NULL);
+	/* {} when there are none, as docker volume inspect shows them */
+	json_object_object_add(j, "Labels", v->labels.n ? vol_kv_json(&v->labels) : json_object_new_object());
 	json_object_object_add(j, "Mountpoint", json_object_new_string(v->mountpoint));
 	json_object_object_add(j, "Name", json_object_new_string(v->name));
 	json_object_object_add(j, "Options", vol_kv_json(&v->options));
@@ -258,13 +287,16 @@ static int vol_unmount(struct cli *c, int argc, char **argv)
 
 const struct cli_cmd cli_volume_cmds[] = {
 	{"create", vol_create, "Create a volume; prints its name (random for an anonymous volume)",
-	 "[-d DRIVER] [-o KEY=VALUE]... [NAME]\n\nOptions:\n"
+	 "[-d DRIVER] [-o KEY=VALUE]... [--label KEY=VALUE]... [NAME]\n\nOptions:\n"
 	 "  -d, --driver string   Volume driver: local (default), nfs, or a plugin's name\n"
+	 "      --label list      Set metadata on the volume (repeatable)\n"
 	 "  -o, --opt key=value   Driver option (repeatable)\n"
 	 "                        local: type=T device=D [o=OPTS] (a mount), size=SIZE\n"
 	 "                        nfs: addr=HOST export=/PATH [vers=3|4|4.1|4.2] [o=OPTS] [timeout=S]\n"},
 	{"ls", vol_ls, "List volumes",
-	 "[-q] [--format json]\n\nOptions:\n  -q, --quiet           Only volume names\n"
+	 "[-q] [-f FILTER]... [--format json]\n\nOptions:\n"
+	 "  -f, --filter filter   name=REGEX, driver=NAME, label=KEY[=VALUE], dangling=true|false\n"
+	 "  -q, --quiet           Only volume names\n"
 	 "      --format string   table (default) or json (one object per line)\n"},
 	{"inspect", vol_inspect, "Show volumes in detail (JSON)", "NAME..."},
 	{"rm", vol_rm, "Remove volumes (refused while mounted)",

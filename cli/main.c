@@ -240,7 +240,12 @@ static const struct cli_cmd top_cmds[] = {
 	 "  -t, --tag name:tag          Name and tag the image (repeatable)\n"
 	 "      --target string         Stop at this build stage\n"},
 	{"images", cmd_images, "List images",
-	 "[-q] [--format json]\n\nOptions:\n  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
+	 "[OPTIONS] [REPOSITORY[:TAG]]\n\nOptions:\n"
+	 "      --digests         Show digests\n"
+	 "  -f, --filter filter   Filter output: dangling=true|false, label=KEY[=VALUE], before=IMAGE,\n"
+	 "                        since=IMAGE, reference=PATTERN (repeatable)\n"
+	 "      --no-trunc        Do not truncate the image ids\n"
+	 "  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
 	{"history", cmd_history, "Show the history of an image (one row per instruction)",
 	 "[--format json] [--no-trunc] IMAGE\n"},
 	{"import", cmd_import, "Import a root filesystem tar as a one-layer image",
@@ -283,6 +288,7 @@ static const struct cli_cmd top_cmds[] = {
 	 "[OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n"
 	 "      --entrypoint string   Overwrite the image's ENTRYPOINT\n"
 	 "  -e, --env list            Set environment variables (K=V, repeatable)\n"
+	 "  -l, --label list          Set metadata on the container (KEY=VALUE, repeatable)\n"
 	 "      --name string         Assign a name to the container\n"
 	 "      --network string      host (default) or none\n"
 	 "      --runtime string      OCI runtime (default runc)\n"
@@ -294,7 +300,9 @@ static const struct cli_cmd top_cmds[] = {
 	{"logs", cmd_logs, "Fetch the logs of a container", "CONTAINER\n"},
 	{"mount", cmd_mount, "Mount a container's root filesystem and print its path", "CONTAINER\n"},
 	{"ps", cmd_ps, "List containers",
-	 "[-a] [-q] [--format json]\n\nOptions:\n  -a, --all             Show all containers (default shows just running)\n"
+	 "[-a] [-q] [-f FILTER]... [--format json]\n\nOptions:\n  -a, --all             Show all containers (default shows just running)\n"
+	 "  -f, --filter filter   id=, name= (regular expressions), label=KEY[=VALUE], status=STATE,\n"
+	 "                        ancestor=IMAGE, exited=CODE (repeatable)\n"
 	 "  -q, --quiet           Only container ids\n      --format string   table (default) or json\n"},
 	{"rm", cmd_rm, "Remove one or more containers", "[-f] CONTAINER...\n\nOptions:\n  -f, --force   Force the removal of a running container\n"},
 	{"run", cmd_run, "Create and run a new container",
@@ -303,6 +311,7 @@ static const struct cli_cmd top_cmds[] = {
 	 "      --rm                  Remove the container when it exits\n"
 	 "      --entrypoint string   Overwrite the image's ENTRYPOINT\n"
 	 "  -e, --env list            Set environment variables (K=V, repeatable)\n"
+	 "  -l, --label list          Set metadata on the container (KEY=VALUE, repeatable)\n"
 	 "      --name string         Assign a name to the container\n"
 	 "      --network string      host (default) or none\n"
 	 "      --runtime string      OCI runtime (default runc)\n"

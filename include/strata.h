@@ -439,6 +439,8 @@ struct st_image {
 	int64_t size;                /* sum of its layers' sizes */
 	char **tags;                 /* "name:tag" */
 	size_t ntags;
+	char **digests;              /* "name@sha256:..." (RepoDigests: pulled or pushed manifests) */
+	size_t ndigests;
 };
 
 void st_image_free(struct st_image *img);
@@ -446,7 +448,8 @@ void st_image_free(struct st_image *img);
 /* Store an image config (its layers must be registered). Idempotent. */
 int st_image_create(struct st_store *s, const char *config, size_t len,
 		    char id[ST_DIGEST_LEN + 1], struct st_error *err);
-/* ref: "name[:tag]", "sha256:<hex>", "<hex>" or a unique hex prefix. */
+/* ref: "name[:tag]", "name@sha256:<hex>" (a repository digest), "sha256:<hex>",
+ * "<hex>" or a unique hex prefix. */
 int st_image_get(struct st_store *s, const char *ref, struct st_image *out, struct st_error *err);
 int st_image_list(struct st_store *s, struct st_image **out, size_t *n, struct st_error *err);
 void st_image_list_free(struct st_image *v, size_t n);
@@ -460,6 +463,14 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 		    struct st_error *err);
 /* Normalise "name[:tag]" to "name:tag"; -EINVAL with a reason if invalid. */
 int st_image_ref_normalize(const char *ref, char *out, size_t len, struct st_error *err);
+/* A digest reference "name[:tag]@sha256:<hex>" normalised to docker's
+ * familiar "name@sha256:<hex>" (the tag dropped, as docker stores it): 1;
+ * 0 when ref has no "@" (out untouched); -EINVAL when it is no valid one. */
+int st_image_ref_digest(const char *ref, char *out, size_t len, struct st_error *err);
+/* Record repository digest ref ("name@sha256:<hex>") for the image ref
+ * names (docker's RepoDigests: the manifest a pull fetched or a push
+ * wrote); it moves from any image that had it. */
+int st_image_set_digest(struct st_store *s, const char *ref, const char *digest_ref, struct st_error *err);
 
 /* Import a root filesystem tar (plain or compressed) as a one-layer image;
  * tagged with name when name is not NULL. comment goes into its history. */
@@ -476,6 +487,7 @@ struct st_volume {
 	bool anonymous;             /* created without a name */
 	int64_t created;            /* unix seconds */
 	struct st_kvlist options;   /* as given to create */
+	struct st_kvlist labels;    /* --label KEY=VALUE at create (docker's Labels) */
 	struct st_kvlist status;    /* the driver's get */
 	char **mount_ids;           /* who holds it mounted now */
 	size_t nmount_ids;
@@ -490,6 +502,11 @@ void st_volume_list_free(struct st_volume *v, size_t n);
  * NULL. */
 int st_volume_create(struct st_store *s, const char *driver, const char *name,
 		     const struct st_kvlist *opts, struct st_volume *out, struct st_error *err);
+/* The same with labels (may be NULL), kept in the store's record (drivers
+ * never see them); an existing volume keeps the labels it has, as docker's. */
+int st_volume_create_labeled(struct st_store *s, const char *driver, const char *name,
+			     const struct st_kvlist *opts, const struct st_kvlist *labels,
+			     struct st_volume *out, struct st_error *err);
 int st_volume_inspect(struct st_store *s, const char *name, struct st_volume *out,
 		      struct st_error *err);
 /* Every volume of the store, by name; volumes that a driver reports but the

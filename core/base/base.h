@@ -317,6 +317,32 @@ int64_t st_json_int(json_object *o, const char *key);
 /* Print pretty (for inspect) or compact (for files and digests). */
 const char *st_json_text(json_object *o, bool pretty);
 
+/* -------------------------------------------------------------- filter.c */
+
+/* Docker's list filters: `--filter KEY=VALUE` pairs kept in a kvlist (the
+ * same pair once). A key given several times ORs its values, different
+ * keys AND; label filters AND. */
+/* Add "KEY=VALUE" (trimmed, the key lowercased); -EINVAL without "=". */
+int st_filter_add(struct st_kvlist *f, const char *arg, struct st_error *err);
+/* Every key in accepted (NULL-terminated), else -EINVAL "invalid filter 'KEY'". */
+int st_filter_validate(const struct st_kvlist *f, const char *const *accepted, struct st_error *err);
+bool st_filter_has(const struct st_kvlist *f, const char *key);
+/* Some value of key is s; true when key is not given. */
+bool st_filter_exact(const struct st_kvlist *f, const char *key, const char *s);
+/* -EINVAL "invalid filter 'KEY=[V1 V2]'": a value the key does not take. */
+int st_filter_invalid_value(const struct st_kvlist *f, const char *key, struct st_error *err);
+/* Some value of key is s or, as a POSIX extended regular expression,
+ * matches s (docker's Match; one that does not compile matches nothing);
+ * true when key is not given. */
+bool st_filter_regex(const struct st_kvlist *f, const char *key, const char *s);
+/* Every value of key, "LABEL" or "LABEL=VALUE", is in labels. */
+bool st_filter_labels(const struct st_kvlist *f, const char *key, const struct st_kvlist *labels);
+/* A --label argument, KEY=VALUE or KEY alone (an empty value, as docker's),
+ * added to l; -EINVAL for an empty key. */
+int st_label_add(struct st_kvlist *l, const char *arg, struct st_error *err);
+/* Go's path.Match, as docker's reference filter uses it ("*" stops at "/"). */
+bool st_filter_glob(const char *pattern, const char *s);
+
 /* ------------------------------------------------------------- hashmap.c */
 
 /* A small string-keyed hash map (open addressing), for inode and path sets. */

@@ -27,6 +27,7 @@ void st_container_free(struct st_container *c)
 	if (c) {
 		free(c->command);
 		c->command = NULL;
+		st_kvlist_free(&c->labels);
 	}
 }
 
@@ -108,6 +109,14 @@ int ct_fill(struct st_store *s, const char *id, struct st_container *c, struct s
 			snprintf(cmd + strlen(cmd), sizeof(cmd) - strlen(cmd), " %s",
 				 json_object_get_string(json_object_array_get_idx(args, i)));
 	c->command = strdup(cmd);
+	json_object *cc, *labels;
+	if (json_object_object_get_ex(cfg, "Config", &cc) && json_object_object_get_ex(cc, "Labels", &labels) &&
+	    json_object_is_type(labels, json_type_object)) {
+		json_object_object_foreach(labels, k, v)
+		{
+			st_kvlist_add(&c->labels, k, "%s", json_object_get_string(v));
+		}
+	}
 	struct st_error e2;
 	if (ct_load_json(s, id, "state.json", &st, &e2) == 0)
 		fill_state(c, st);

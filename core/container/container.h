@@ -97,6 +97,7 @@ struct st_container_opts {
 	const char *runtime;
 	struct st_mount_spec *mounts;
 	size_t nmounts;
+	const struct st_kvlist *labels; /* added to the image's labels (may be NULL) */
 };
 
 enum st_container_status { ST_CT_CREATED, ST_CT_RUNNING, ST_CT_EXITED };
@@ -114,6 +115,7 @@ struct st_container {
 	pid_t pid;
 	int64_t started_at, finished_at;
 	char *command; /* for ps */
+	struct st_kvlist labels; /* Config.Labels: the image's and --label's */
 };
 
 int st_container_create(struct st_store *s, const struct st_container_opts *o, char id[65], struct st_error *err);
@@ -121,6 +123,15 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 int st_container_get(struct st_store *s, const char *ref, struct st_container *out, struct st_error *err);
 void st_container_free(struct st_container *c);
 int st_container_list(struct st_store *s, struct st_container **out, size_t *n, struct st_error *err);
+/* st_container_list through docker's ps filters (st_filter_add pairs;
+ * container_filter.c): id=, name= (regular expressions), label=KEY[=VALUE],
+ * status=created|running|exited (also docker's restarting, removing,
+ * paused, dead, which no container here is in), ancestor=IMAGE (made from
+ * IMAGE or an image on its layers), exited=CODE. Without all only running
+ * containers, unless a status filter is given (as docker). Unknown keys
+ * and values are -EINVAL "invalid filter ..."; f may be NULL. */
+int st_container_list_filtered(struct st_store *s, const struct st_kvlist *f, bool all, struct st_container **out,
+			       size_t *n, struct st_error *err);
 void st_container_list_free(struct st_container *v, size_t n);
 
 /* Start: attached runs in the foreground (output to out/err fds and the

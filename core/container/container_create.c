@@ -224,6 +224,17 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	snprintf(hostname, sizeof(hostname), "%.12s", id);
 	json_object_object_add(cc, "Hostname", json_object_new_string(hostname));
 	json_object_object_add(cc, "StopSignal", json_object_new_string(ic ? st_json_str(ic, "StopSignal") : ""));
+	/* the image's labels, then --label's over them (docker's) */
+	json_object *labels = json_object_new_object(), *il;
+	if (ic && json_object_object_get_ex(ic, "Labels", &il) && json_object_is_type(il, json_type_object)) {
+		json_object_object_foreach(il, k, v)
+		{
+			json_object_object_add(labels, k, json_object_get(v));
+		}
+	}
+	for (size_t i = 0; o->labels && i < o->labels->n; i++)
+		json_object_object_add(labels, o->labels->v[i].key, json_object_new_string(o->labels->v[i].value));
+	json_object_object_add(cc, "Labels", labels);
 	json_object_object_add(cfg, "Config", cc);
 	json_object_object_add(cfg, "Mounts", mounts_json(o));
 	json_object_object_add(cfg, "NetworkMode", json_object_new_string(o->network_none ? "none" : "host"));

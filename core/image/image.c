@@ -1,7 +1,9 @@
 /* The image store.
  *
  *   images/<id hex>/config.json   the OCI image config, exactly the bytes hashed
- *   repositories.json             {"name:tag": "sha256:..."}
+ *   repositories.json             {"name:tag": "sha256:...", "name@sha256:...": "sha256:..."}
+ *                                 tags and repository digests (docker's RepoTags
+ *                                 and RepoDigests), as docker's own file keeps both
  *
  * An image holds its top layer with holder "image:<id>". */
 #define _XOPEN_SOURCE 700
@@ -19,6 +21,7 @@ void st_image_free(struct st_image *img)
 		return;
 	free(img->config);
 	st_strv_free(img->tags, img->ntags);
+	st_strv_free(img->digests, img->ndigests);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -112,6 +115,59 @@ int st_image_ref_normalize(const char *ref, char *out, size_t len, struct st_err
 	return 0;
 }
 
+int st_image_ref_familiar(const char *ref, char *out, size_t len, struct st_error *err)
+{
+	const char *r = ref ? ref : "";
+	if (st_str_has_prefix(r, "docker.io/library/"))
+		r += strlen("docker.io/library/");
+	else if (st_str_has_prefix(r, "index.docker.io/library/"))
+		r += strlen("index.docker.io/library/");
+	else if (st_str_has_prefix(r, "docker.io/"))
+		r += strlen("docker.io/");
+	else if (st_str_has_prefix(r, "index.docker.io/"))
+		r += strlen("index.docker.io/");
+	return st_image_ref_normalize(r, out, len, err);
+}
+
+int st_image_ref_digest(const char *ref, char *out, size_t len, struct st_error *err)
+{
+	const char *at = ref ? strchr(ref, '@') : NULL;
+	if (!at)
+		return 0;
+	if (!st_valid_digest(at + 1))
+		return st_error_fail(err, EINVAL, "invalid reference \"%s\": \"%s\" is no sha256 digest (sha256:<64 hex>)",
+				     ref, at + 1);
+	char name[300], norm[300];
+	if ((size_t)(at - ref) >= sizeof(name))
+		return st_error_fail(err, EINVAL, "invalid reference \"%s\": too long", ref);
+	snprintf(name, sizeof(name), "%.*s", (int)(at - ref), ref);
+	int r = st_image_ref_familiar(name, norm, sizeof(norm), err);
+	if (r < 0)
+		return r;
+	/* docker keeps name@digest: a tag given with the digest goes */
+	*strrchr(norm, ':') = '\0';
+	if (strlen(norm) + 1 + ST_DIGEST_LEN >= len)
+		return st_error_fail(err, EINVAL, "invalid reference \"%s\": too long", ref);
+	snprintf(out, len, "%s@%s", norm, at + 1);
+	return 1;
+}
+
+/* The repository of "name:tag" or "name@sha256:...": the length of name. */
+static size_t ref_repo_len(const char *ref)
+{
+	const char *at = strchr(ref, '@');
+	if (at)
+		return (size_t)(at - ref);
+	const char *slash = strrchr(ref, '/'), *colon = strrchr(ref, ':');
+	return colon && (!slash || colon > slash) ? (size_t)(colon - ref) : strlen(ref);
+}
+
+static bool same_repo(const char *a, const char *b)
+{
+	size_t la = ref_repo_len(a);
+	return la == ref_repo_len(b) && strncmp(a, b, la) == 0;
+}
+
 /* ------------------------------------------------------- repositories */
 
 static int repos_load(struct st_store *s, json_object **out, struct st_error *err)
@@ -190,7 +246,11 @@ static int fill_image(struct st_store *s, const char *hex, struct st_image *img,
 	snprintf(img->top, sizeof(img->top), "%s", chain);
 	json_object_object_foreach(repos, tag, v)
 	{
-		if (strcmp(json_object_get_string(v), img->id) == 0)
+		if (strcmp(json_object_get_string(v), img->id) != 0)
+			continue;
+		if (strchr(tag, '@'))
+			st_strv_push(&img->digests, &img->ndigests, tag);
+		else
 			st_strv_push(&img->tags, &img->ntags, tag);
 	}
 	return 0;
@@ -221,9 +281,11 @@ static int resolve(struct st_store *s, const char *ref, json_object *repos, char
 		if (h != ref)
 			return st_error_fail(err, ENOENT, "no such image: %s", ref);
 	}
-	char norm[300];
-	int r = st_image_ref_normalize(ref, norm, sizeof(norm), err);
+	char norm[400];
+	int r = st_image_ref_digest(ref, norm, sizeof(norm), err);
 	if (r < 0)
+		return r;
+	if (r == 0 && st_image_ref_normalize(ref, norm, sizeof(norm), err) < 0)
 		return st_error_fail(err, ENOENT, "no such image: %s", ref);
 	json_object *v;
 	if (!json_object_object_get_ex(repos, norm, &v))
@@ -351,11 +413,11 @@ out:
 	return r;
 }
 
-int st_image_tag(struct st_store *s, const char *ref, const char *name, struct st_error *err)
+/* Point the normalised tag or digest reference norm at the image ref names. */
+static int add_ref(struct st_store *s, const char *ref, const char *norm, struct st_error *err)
 {
-	char norm[300];
-	int r = st_image_ref_normalize(name, norm, sizeof(norm), err);
-	if (r < 0 || (r = st_store_lock(s, err)) < 0)
+	int r = st_store_lock(s, err);
+	if (r < 0)
 		return r;
 	_cleanup_json_ json_object *repos = NULL;
 	char hex[65], id[ST_DIGEST_LEN + 1];
@@ -366,6 +428,22 @@ int st_image_tag(struct st_store *s, const char *ref, const char *name, struct s
 	}
 	st_store_unlock(s);
 	return r;
+}
+
+int st_image_tag(struct st_store *s, const char *ref, const char *name, struct st_error *err)
+{
+	char norm[300];
+	int r = st_image_ref_normalize(name, norm, sizeof(norm), err);
+	return r < 0 ? r : add_ref(s, ref, norm, err);
+}
+
+int st_image_set_digest(struct st_store *s, const char *ref, const char *digest_ref, struct st_error *err)
+{
+	char norm[400];
+	int r = st_image_ref_digest(digest_ref, norm, sizeof(norm), err);
+	if (r == 0)
+		r = st_error_fail(err, EINVAL, "\"%s\" is no digest reference (name@sha256:...)", digest_ref);
+	return r < 0 ? r : add_ref(s, ref, norm, err);
 }
 
 static int delete_image(struct st_store *s, const char *hex, struct st_error *err)
@@ -396,6 +474,54 @@ static int push_done(char ***done, size_t *ndone, const char *fmt, const char *a
 	return done ? st_strv_push(done, ndone, line) : 0;
 }
 
+/* Docker's "single reference": at most one tag, and every reference (tags
+ * and digests) in one repository. Removing such an image by id needs no
+ * force. */
+static bool single_reference(char **refs, size_t n)
+{
+	size_t tags = 0;
+	for (size_t i = 0; i < n; i++) {
+		tags += !strchr(refs[i], '@');
+		if (!same_repo(refs[i], refs[0]))
+			return false;
+	}
+	return tags <= 1;
+}
+
+/* What removing reference refs[named] takes with it, as docker: the
+ * repository's digests go with its last tag. Marks gone[]; returns how many
+ * references stay. */
+static size_t plan_untag(char **refs, size_t n, size_t named, bool *gone)
+{
+	gone[named] = true;
+	bool tag_left = strchr(refs[named], '@') != NULL;
+	for (size_t i = 0; i < n && !tag_left; i++)
+		tag_left = !gone[i] && !strchr(refs[i], '@') && same_repo(refs[i], refs[named]);
+	size_t left = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!tag_left && strchr(refs[i], '@') && same_repo(refs[i], refs[named]))
+			gone[i] = true;
+		left += !gone[i];
+	}
+	return left;
+}
+
+/* The references marked gone, the named one first: dropped from repos
+ * (when not NULL), else reported in done. */
+static void drop_refs(json_object *repos, char **refs, size_t n, size_t named, const bool *gone, char ***done,
+		      size_t *ndone)
+{
+	for (size_t k = 0; k <= n; k++) {
+		size_t i = k == 0 ? named : k - 1;
+		if (i >= n || !gone[i] || (k > 0 && i == named))
+			continue;
+		if (repos)
+			json_object_object_del(repos, refs[i]);
+		else
+			push_done(done, ndone, "Untagged: %s", refs[i]);
+	}
+}
+
 int st_image_remove(struct st_store *s, const char *ref, bool force, char ***done, size_t *ndone,
 		    struct st_error *err)
 {
@@ -404,56 +530,67 @@ int st_image_remove(struct st_store *s, const char *ref, bool force, char ***don
 		return r;
 	_cleanup_json_ json_object *repos = NULL;
 	_cleanup_free_ char *user = NULL;
+	_cleanup_free_ bool *gone = NULL;
+	char **refs = NULL;
+	size_t nrefs = 0;
 	char hex[65], id[ST_DIGEST_LEN + 1];
 	if ((r = repos_load(s, &repos, err)) < 0 || (r = resolve(s, ref, repos, hex, err)) < 0)
 		goto out;
 	snprintf(id, sizeof(id), "sha256:%s", hex);
-	/* tags pointing at it */
-	char **tags = NULL;
-	size_t ntags = 0;
-	json_object_object_foreach(repos, tag, v)
+	/* the references (tags and digests) pointing at it */
+	json_object_object_foreach(repos, key, v)
 	{
-		if (strcmp(json_object_get_string(v), id) == 0)
-			st_strv_push(&tags, &ntags, tag);
+		if (strcmp(json_object_get_string(v), id) == 0 && st_strv_push(&refs, &nrefs, key) < 0) {
+			r = st_error_set(err, ENOMEM, "remove image %s", ref);
+			goto out;
+		}
 	}
-	char norm[300];
-	struct st_error e2;
-	bool by_tag = st_image_ref_normalize(ref, norm, sizeof(norm), &e2) == 0 &&
-		      json_object_object_get_ex(repos, norm, NULL);
-	if (by_tag && ntags > 1) {
-		json_object_object_del(repos, norm);
-		r = repos_save(s, repos, err);
-		if (r >= 0)
-			push_done(done, ndone, "Untagged: %s", norm);
-		st_strv_free(tags, ntags);
+	if (!(gone = calloc(nrefs + 1, sizeof(*gone)))) {
+		r = st_error_set(err, ENOMEM, "remove image %s", ref);
 		goto out;
 	}
-	/* removing one of several tags only untags (Docker does so even while a
-	 * container uses the image); anything that deletes waits for its users */
+	char norm[400];
+	struct st_error e2;
+	int dr = st_image_ref_digest(ref, norm, sizeof(norm), &e2);
+	if (dr == 0 && st_image_ref_normalize(ref, norm, sizeof(norm), &e2) < 0)
+		dr = -1;
+	size_t named = nrefs;
+	for (size_t i = 0; dr >= 0 && i < nrefs; i++)
+		if (strcmp(refs[i], norm) == 0)
+			named = i;
+	if (named < nrefs && plan_untag(refs, nrefs, named, gone) > 0) {
+		/* references stay: only untag (docker does so even while a
+		 * container uses the image) */
+		drop_refs(repos, refs, nrefs, named, gone, NULL, NULL);
+		if ((r = repos_save(s, repos, err)) >= 0)
+			drop_refs(NULL, refs, nrefs, named, gone, done, ndone);
+		goto out;
+	}
+	/* anything that deletes waits for its users */
 	char object[ST_DIGEST_LEN + 8];
 	const char *kind;
 	snprintf(object, sizeof(object), "image:%s", id);
 	if (st_holders_using(s, object, &kind, &user) > 0) {
 		r = st_error_fail(err, EBUSY, "unable to remove image %s (%s): %s %s is using it", ref, id,
 				  kind, user);
-		st_strv_free(tags, ntags);
 		goto out;
 	}
-	if (!by_tag && ntags > 1 && !force) {
+	if (named == nrefs && !force && !single_reference(refs, nrefs)) {
 		r = st_error_fail(err, EBUSY,
-				  "unable to delete %.12s (must be forced): image is referenced in %zu repositories",
-				  hex, ntags);
-		st_strv_free(tags, ntags);
+				  "unable to delete %.12s (must be forced): image is referenced in multiple repositories",
+				  hex);
 		goto out;
 	}
-	for (size_t i = 0; i < ntags; i++) {
-		json_object_object_del(repos, tags[i]);
-		push_done(done, ndone, "Untagged: %s", tags[i]);
+	for (size_t i = 0; i < nrefs; i++)
+		gone[i] = true;
+	drop_refs(repos, refs, nrefs, named, gone, NULL, NULL);
+	if ((r = repos_save(s, repos, err)) >= 0) {
+		drop_refs(NULL, refs, nrefs, named, gone, done, ndone);
+		if ((r = delete_image(s, hex, err)) >= 0)
+			push_done(done, ndone, "Deleted: %s", id);
 	}
-	st_strv_free(tags, ntags);
-	if ((r = repos_save(s, repos, err)) >= 0 && (r = delete_image(s, hex, err)) >= 0)
-		push_done(done, ndone, "Deleted: %s", id);
 out:
+	st_strv_free(refs, nrefs);
 	st_store_unlock(s);
 	return r;
 }

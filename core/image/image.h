@@ -36,6 +36,19 @@ void st_image_lease_done(struct st_store *s, struct st_layer *layer, const char 
  * st_store_open. */
 extern const struct st_holder_kind st_image_holders;
 
+/* ------------------------------------------- filters (image_filter.c) */
+
+/* st_image_list through docker's image filters (a kvlist of st_filter_add
+ * pairs): dangling=true|false, label=KEY[=VALUE], before=IMAGE,
+ * since=IMAGE, reference=PATTERN (a glob on "name:tag" / "name@digest" or
+ * the name; only matching tags and digests stay in the images). An unknown
+ * key is -EINVAL "invalid filter 'KEY'"; f may be NULL (no filter). */
+int st_image_list_filtered(struct st_store *s, const struct st_kvlist *f, struct st_image **out, size_t *n,
+			   struct st_error *err);
+/* Does the glob match reference ref ("name:tag", "name@sha256:...") or its
+ * name, as docker's reference filter asks? */
+bool st_image_ref_matches(const char *pattern, const char *ref);
+
 /* ---------------------------- load and save (image_load.c, image_save.c) */
 
 /* Image interchange: `docker save` archives (Docker's image format v1.2)

@@ -90,20 +90,6 @@ static struct plan_image *plan_add(struct plan *p)
 
 /* ------------------------------------------------------------ references */
 
-int st_image_ref_familiar(const char *ref, char *out, size_t len, struct st_error *err)
-{
-	const char *r = ref ? ref : "";
-	if (st_str_has_prefix(r, "docker.io/library/"))
-		r += strlen("docker.io/library/");
-	else if (st_str_has_prefix(r, "index.docker.io/library/"))
-		r += strlen("index.docker.io/library/");
-	else if (st_str_has_prefix(r, "docker.io/"))
-		r += strlen("docker.io/");
-	else if (st_str_has_prefix(r, "index.docker.io/"))
-		r += strlen("index.docker.io/");
-	return st_image_ref_normalize(r, out, len, err);
-}
-
 static int add_tag(struct plan_image *im, const char *raw, const char *where, struct st_error *err)
 {
 	char norm[300];

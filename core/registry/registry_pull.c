@@ -360,14 +360,17 @@ static int make_image(struct puller *pl, struct st_pull_result *res, struct st_e
 	if (r < 0)
 		return r;
 	snprintf(res->id, sizeof(res->id), "%s", id);
+	char name[300], dref[400];
+	reg_ref_familiar_name(&pl->ref, name, sizeof(name));
 	if (pl->ref.tag[0]) {
-		char name[300];
-		reg_ref_familiar_name(&pl->ref, name, sizeof(name));
 		snprintf(res->name, sizeof(res->name), "%s:%s", name, pl->ref.tag);
 		if ((r = st_image_tag(pl->s, id, res->name, err)) < 0)
 			return r;
 	}
-	return 0;
+	/* docker's RepoDigests: what the reference resolved to (an index's
+	 * digest for a multi-platform image), as `docker pull` records it */
+	snprintf(dref, sizeof(dref), "%s@%s", name, pl->m.top_digest);
+	return st_image_set_digest(pl->s, id, dref, err);
 }
 
 /* Remember which blobs hold these layers, for pushes (best effort). */

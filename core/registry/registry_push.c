@@ -376,8 +376,15 @@ static int push(struct pusher *ps, const char *refstr, struct st_error *err)
 	if (r >= 0)
 		r = reg_manifest_put(&ps->c, ps->ref.repo, ps->ref.tag, ps->oci ? ST_MT_OCI_MANIFEST : ST_MT_DOCKER_MANIFEST,
 				     text, len, ps->res->digest, err);
-	if (r >= 0)
-		ps->res->size = (int64_t)len;
+	if (r < 0)
+		return r;
+	ps->res->size = (int64_t)len;
+	/* the pushed manifest is one of the image's RepoDigests now, as docker
+	 * records it */
+	char dref[400];
+	snprintf(dref, sizeof(dref), "%s@%s", name, ps->res->digest);
+	if ((r = st_image_set_digest(ps->s, ps->img.id, dref, err)) < 0)
+		st_error_wrap(err, "pushed as %s, but recording the digest failed", ps->res->digest);
 	return r;
 }
 

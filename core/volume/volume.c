@@ -61,6 +61,12 @@ static int vol_fill(struct vstore *vs, const struct vrec *rec, struct st_volume_
 int st_volume_create(struct st_store *s, const char *driver, const char *name, const struct st_kvlist *opts,
 		     struct st_volume *out, struct st_error *err)
 {
+	return st_volume_create_labeled(s, driver, name, opts, NULL, out, err);
+}
+
+int st_volume_create_labeled(struct st_store *s, const char *driver, const char *name, const struct st_kvlist *opts,
+			     const struct st_kvlist *labels, struct st_volume *out, struct st_error *err)
+{
 	char anon[65] = "";
 	if (!driver || !*driver)
 		driver = "local";
@@ -114,6 +120,8 @@ int st_volume_create(struct st_store *s, const char *driver, const char *name, c
 	rec.created = time(NULL);
 	for (size_t i = 0; opts && i < opts->n && r >= 0; i++)
 		r = st_kvlist_add(&rec.options, opts->v[i].key, "%s", opts->v[i].value);
+	for (size_t i = 0; labels && i < labels->n && r >= 0; i++)
+		r = st_kvlist_add(&rec.labels, labels->v[i].key, "%s", labels->v[i].value);
 	if (r < 0) {
 		r = st_error_set(err, ENOMEM, "volume \"%s\"", name);
 		vrec_free(&rec);
@@ -148,6 +156,7 @@ void st_volume_free(struct st_volume *v)
 	if (!v)
 		return;
 	st_kvlist_free(&v->options);
+	st_kvlist_free(&v->labels);
 	st_kvlist_free(&v->status);
 	st_strv_free(v->mount_ids, v->nmount_ids);
 	memset(v, 0, sizeof(*v));
@@ -172,6 +181,8 @@ static int vol_fill(struct vstore *vs, const struct vrec *rec, struct st_volume_
 	int r = 0;
 	for (size_t i = 0; i < rec->options.n && r >= 0; i++)
 		r = st_kvlist_add(&out->options, rec->options.v[i].key, "%s", rec->options.v[i].value);
+	for (size_t i = 0; i < rec->labels.n && r >= 0; i++)
+		r = st_kvlist_add(&out->labels, rec->labels.v[i].key, "%s", rec->labels.v[i].value);
 	struct vmnt m;
 	if (r >= 0 && (r = vmnt_load(vs, rec->name, &m)) >= 0) {
 		out->mount_ids = st_take_ptr(m.ids);

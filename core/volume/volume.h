@@ -2,7 +2,8 @@
  * (compiled in, a loaded C plugin, or an out-of-process plugin through the
  * "plugin" adapter) and the helpers drivers share. The volume store itself
  * is core/volume/volume.c; its layout under <root>/volumes/.strata/:
- *   records/NAME   {"Name","Driver","Options","CreatedAt","Anonymous","Scope","State"}
+ *   records/NAME   {"Name","Driver","Options","Labels","CreatedAt","Anonymous","Scope",
+ *                  "State"}
  *                  (State: creating|ready|removing), written with fsync
  *   mounts/NAME    {"Boot","Path","Mounted","IDs":[...]}: the mount ids that hold
  *                  the volume; reset by a reboot or when the mount went away
@@ -26,6 +27,12 @@ int st_vdrv_builtin_names(char ***names, size_t *n);
 /* Driver names: [a-zA-Z0-9][a-zA-Z0-9_.-]*, 1-63. */
 bool st_vdrv_name_valid(const char *name);
 
+/* st_volume_list through docker's volume filters (a kvlist of st_filter_add
+ * pairs; volume_filter.c): name=REGEX, driver=NAME, label=KEY[=VALUE],
+ * dangling=true|false (1|0). An unknown key is -EINVAL "invalid filter
+ * 'KEY'"; f may be NULL. */
+int st_volume_list_filtered(struct st_store *s, const struct st_kvlist *f, struct st_volume **out, size_t *n,
+			    struct st_kvlist *warnings, struct st_error *err);
 /* -EINVAL with a message unless name is a valid volume name. */
 int st_volume_check_name(const char *name, struct st_error *err);
 

@@ -22,6 +22,7 @@ struct vrec {
 	bool anonymous;
 	int64_t created;
 	struct st_kvlist options;
+	struct st_kvlist labels;
 };
 
 struct vmnt {

@@ -67,7 +67,33 @@ void vs_unlock(struct vstore *vs, const char *name, int *lfd)
 
 /* ------------------------------------------------------------ records */
 
-void vrec_free(struct vrec *r) { st_kvlist_free(&r->options); }
+void vrec_free(struct vrec *r)
+{
+	st_kvlist_free(&r->options);
+	st_kvlist_free(&r->labels);
+}
+
+/* {"K": "V"} of a record into l */
+static int kv_load(json_object *o, const char *key, struct st_kvlist *l)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v) || !json_object_is_type(v, json_type_object))
+		return 0;
+	json_object_object_foreach(v, k, val)
+	{
+		if (st_kvlist_add(l, k, "%s", json_object_get_string(val)) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static json_object *kv_json(const struct st_kvlist *l)
+{
+	json_object *o = json_object_new_object();
+	for (size_t i = 0; o && i < l->n; i++)
+		json_object_object_add(o, l->v[i].key, json_object_new_string(l->v[i].value));
+	return o;
+}
 
 int vrec_load(struct vstore *vs, const char *name, struct vrec *rec, struct st_error *err)
 {
@@ -89,14 +115,9 @@ int vrec_load(struct vstore *vs, const char *name, struct vrec *rec, struct st_e
 	rec->created = st_json_int(o, "CreatedAt");
 	json_object *v;
 	rec->anonymous = json_object_object_get_ex(o, "Anonymous", &v) && json_object_get_boolean(v);
-	if (json_object_object_get_ex(o, "Options", &v) && json_object_is_type(v, json_type_object)) {
-		json_object_object_foreach(v, key, val)
-		{
-			if (st_kvlist_add(&rec->options, key, "%s", json_object_get_string(val)) < 0) {
-				vrec_free(rec);
-				return st_error_set(err, ENOMEM, "volume \"%s\": record", name);
-			}
-		}
+	if (kv_load(o, "Options", &rec->options) < 0 || kv_load(o, "Labels", &rec->labels) < 0) {
+		vrec_free(rec);
+		return st_error_set(err, ENOMEM, "volume \"%s\": record", name);
 	}
 	return 0;
 }
@@ -104,16 +125,16 @@ int vrec_load(struct vstore *vs, const char *name, struct vrec *rec, struct st_e
 int vrec_save(struct vstore *vs, const struct vrec *rec, struct st_error *err)
 {
 	_cleanup_json_ json_object *o = json_object_new_object();
-	json_object *opts = json_object_new_object();
-	if (!o || !opts) {
+	json_object *opts = kv_json(&rec->options), *labels = kv_json(&rec->labels);
+	if (!o || !opts || !labels) {
 		json_object_put(opts);
+		json_object_put(labels);
 		return st_error_set(err, ENOMEM, "volume \"%s\": record", rec->name);
 	}
 	json_object_object_add(o, "Name", json_object_new_string(rec->name));
 	json_object_object_add(o, "Driver", json_object_new_string(rec->driver));
-	for (size_t i = 0; i < rec->options.n; i++)
-		json_object_object_add(opts, rec->options.v[i].key, json_object_new_string(rec->options.v[i].value));
 	json_object_object_add(o, "Options", opts);
+	json_object_object_add(o, "Labels", labels);
 	json_object_object_add(o, "CreatedAt", json_object_new_int64(rec->created));
 	json_object_object_add(o, "Anonymous", json_object_new_boolean(rec->anonymous));
 	json_object_object_add(o, "Scope", json_object_new_string(rec->scope));

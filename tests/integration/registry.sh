@@ -6,7 +6,10 @@
 # tars), is removed, pulls back with the same image id and diff ids and
 # runs; a second push uploads nothing (the registry's own access log);
 # another repository of the same registry gets the layers by cross-repository
-# mount; zstd layers with an OCI manifest round trip; pull by digest; an OCI
+# mount; zstd layers with an OCI manifest round trip; pull by digest; the
+# repository digests push and pull record (inspect's RepoDigests, images
+# --digests), run and inspect by NAME@sha256:..., rmi of the last tag taking
+# them, none after a load; an OCI
 # index resolved to this machine's platform or --platform, and a platform it
 # lacks refused; pulls follow blob redirects (the storage redirect
 # middleware to a separate web server); https with verification (refused
@@ -173,6 +176,17 @@ for d in $APP_DIFFS; do
 done
 [ $ok = 1 ] && pass $t || fail $t "see above"
 
+t=push_records_the_manifest_digest_as_a_repo_digest
+digests=$(st inspect "$A/app:1" | jq -r '.[0].RepoDigests | join(" ")')
+row=$(st images --digests "$A/app" | awk 'NR == 2 {print $1, $2, $3}')
+if [ "$digests" != "$A/app@$DIGEST" ]; then
+	fail $t "RepoDigests: $digests (want $A/app@$DIGEST)"
+elif [ "$row" != "$A/app 1 $DIGEST" ]; then
+	fail $t "images --digests: $(st images --digests 2>&1)"
+else
+	pass $t
+fi
+
 t=second_push_uploads_nothing
 before=$(access a | grep -cE '"(POST|PATCH|PUT) /v2/app/blobs/')
 out=$(st push "$A/app:1" 2>&1); rc=$?
@@ -250,6 +264,59 @@ if [ $rc -ne 0 ] || [ "$(stx "$R2" images -q | wc -l)" != 1 ] || [ "$(image_id "
 else
 	pass $t
 fi
+
+t=pulled_by_digest_the_image_has_the_repo_digest_and_no_tag
+got=$(stx "$R2" inspect "$A/app@$DIGEST" | jq -c '[.[0].RepoTags, .[0].RepoDigests]')
+row=$(stx "$R2" images --digests | awk 'NR == 2 {print $1, $2, $3}')
+if [ "$got" != "[[],[\"$A/app@$DIGEST\"]]" ]; then
+	fail $t "RepoTags, RepoDigests: $got"
+elif [ "$row" != "$A/app <none> $DIGEST" ]; then
+	fail $t "images --digests: $(stx "$R2" images --digests 2>&1)"
+else
+	pass $t
+fi
+
+t=run_by_repo_digest
+out=$(stx "$R2" run --rm "$A/app@$DIGEST" 2>&1)
+[ "$out" = "$WANT" ] && pass $t || fail $t "printed: $out"
+
+t=a_digest_the_store_does_not_have_is_no_such_image
+bad=sha256:$(printf '%064d' 7)
+out=$(stx "$R2" inspect "$A/app@$bad" 2>&1 >/dev/null); rc=$?
+out2=$(stx "$R2" run --rm "$A/app@$bad" 2>&1); rc2=$?
+out3=$(stx "$R2" inspect "$A/app@sha256:1234" 2>&1); rc3=$?
+if [ $rc -ne 1 ] || [ "$out" != "strata: error: no such object: $A/app@$bad" ]; then
+	fail $t "inspect: exit $rc: $out"
+elif [ $rc2 -ne 1 ] || [[ $out2 != *"no such image: $A/app@$bad"* ]]; then
+	fail $t "run: exit $rc2: $out2"
+elif [ $rc3 -ne 1 ]; then
+	fail $t "a malformed digest: exit $rc3: $out3"
+else
+	pass $t
+fi
+
+t=pull_by_tag_joins_the_digest_and_rmi_of_the_tag_takes_both
+stx "$R2" pull -q "$A/app:1" >/dev/null
+tags=$(stx "$R2" inspect "$A/app:1" | jq -c '[.[0].RepoTags, .[0].RepoDigests]')
+out=$(stx "$R2" rmi "$A/app:1" 2>&1); rc=$?
+want="Untagged: $A/app:1
+Untagged: $A/app@$DIGEST
+Deleted: $APP_ID"
+if [ "$tags" != "[[\"$A/app:1\"],[\"$A/app@$DIGEST\"]]" ]; then
+	fail $t "RepoTags, RepoDigests after the pull by tag: $tags"
+elif [ $rc -ne 0 ] || [ "$out" != "$want" ]; then
+	fail $t "rmi: exit $rc: $out"
+elif [ -n "$(stx "$R2" images -q)" ]; then
+	fail $t "images left: $(stx "$R2" images 2>&1)"
+else
+	pass $t
+fi
+
+t=a_loaded_image_has_no_repo_digests
+st save -o "$T/app-saved.tar" "$A/app:1" >/dev/null 2>&1
+stx "$W/store-loaded" load -i "$T/app-saved.tar" >/dev/null 2>&1
+got=$(stx "$W/store-loaded" inspect "$A/app:1" | jq -c '.[0].RepoDigests')
+[ "$got" = "[]" ] && pass $t || fail $t "RepoDigests after load: $got"
 
 t=pull_of_an_unknown_digest_is_refused
 bad=sha256:$(printf '%064d' 0)
