@@ -190,7 +190,7 @@ START_TEST(credentials_file_is_docker_format_0600_and_keeps_other_entries)
 	snprintf(path, sizeof(path), "%s/cfg/strata/auth.json", tmp);
 	/* another tool's entry and key are kept */
 	st_test_write(tmp, "cfg/strata/auth.json",
-		      "{\"auths\": {\"other.io\": {\"auth\": \"eDp5\"}}, \"credsStore\": \"keep-me\"}");
+		      "{\"auths\": {\"other.io\": {\"auth\": \"eDp5\"}}, \"detachKeys\": \"ctrl-e,e\"}");
 	struct st_error err = {0};
 	ST_OK(reg_creds_set(path, "127.0.0.1:5000", "alice", "p:a ss", &err), &err);
 	ST_OK(reg_creds_set(path, "docker.io", "bob", "hub", &err), &err);
@@ -208,7 +208,7 @@ START_TEST(credentials_file_is_docker_format_0600_and_keeps_other_entries)
 	ck_assert_str_eq(st_json_str(e, "auth"), "YWxpY2U6cDphIHNz"); /* base64("alice:p:a ss") */
 	ck_assert(json_object_object_get_ex(auths, "https://index.docker.io/v1/", &e)); /* docker's key for the hub */
 	ck_assert(json_object_object_get_ex(auths, "other.io", &e));
-	ck_assert_str_eq(st_json_str(o, "credsStore"), "keep-me");
+	ck_assert_str_eq(st_json_str(o, "detachKeys"), "ctrl-e,e");
 
 	char *u, *p;
 	ST_OK(reg_creds_get(path, "127.0.0.1:5000", &u, &p, &err), &err);
