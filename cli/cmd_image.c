@@ -80,27 +80,53 @@ int cmd_import(struct cli *c, int argc, char **argv)
 
 /* ---------------------------------------------------------------- images */
 
+/* a row as docker's image formatter shows it (images --format) */
+static json_object *image_dot(const struct st_image *v, const char *repo, const char *tag, const char *sid,
+			      const char *ago)
+{
+	char created[64], size[32], vsize[32];
+	cli_go_time(v->created, created, sizeof(created));
+	st_format_size(v->size, size, sizeof(size));
+	cli_size4(v->size, vsize, sizeof(vsize));
+	json_object *e = json_object_new_object();
+	cli_dot_str(e, "Containers", "N/A");
+	cli_dot_str(e, "CreatedAt", created);
+	cli_dot_str(e, "CreatedSince", ago);
+	cli_dot_str(e, "Digest", "<none>");
+	cli_dot_str(e, "ID", sid);
+	cli_dot_str(e, "Repository", repo);
+	cli_dot_str(e, "SharedSize", "N/A");
+	cli_dot_str(e, "Size", size);
+	cli_dot_str(e, "Tag", tag);
+	cli_dot_str(e, "UniqueSize", "N/A");
+	cli_dot_str(e, "VirtualSize", vsize);
+	return e;
+}
+
 int cmd_images(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"quiet", no_argument, 0, 'q'}, {"format", required_argument, 0, 'f'},
 					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool quiet = false, json = false;
+	bool quiet = false;
+	struct cli_fmt fmt = {0};
 	int o;
 	while ((o = cli_opt(c, argc, argv, "q", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'f' && cli_format(c, optarg, &json) != 0)
-			return EXIT_USAGE;
+		if (o == 'f' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0)
+			return EXIT_ERR;
 	}
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
-		return rc;
 	struct st_error err = {0};
 	struct st_image *v;
 	size_t n;
-	if (st_image_list(s, &v, &n, &err) < 0)
-		return cli_fail(&err);
+	if (rc < 0 && st_image_list(s, &v, &n, &err) < 0)
+		rc = cli_fail(&err);
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
+		return rc;
+	}
 	/* newest first */
 	for (size_t i = 1; i < n; i++)
 		for (size_t k = i; k > 0 && v[k].created > v[k - 1].created; k--) {
@@ -137,11 +163,13 @@ int cmd_images(struct cli *c, int argc, char **argv)
 			json_object_object_add(e, "Created", json_object_new_int64(v[i].created));
 			json_object_object_add(e, "Size", json_object_new_int64(v[i].size));
 			json_object_array_add(a, e);
+			if (fmt.tmpl && !fmt.failed)
+				cli_fmt_row(&fmt, image_dot(&v[i], repo, tag, sid, ago));
 		}
 	}
-	cli_print_list(&t, a, json, quiet);
+	rc = cli_list_end(&t, a, &fmt, quiet, cli_titles_images);
 	st_image_list_free(v, n);
-	return EXIT_OK;
+	return rc;
 }
 
 /* --------------------------------------------------------------- history */
