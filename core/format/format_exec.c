@@ -6,62 +6,6 @@
 
 static const struct fmt_val NO_VALUE = {.missing = true};
 
-int fmt_exec_error(struct fmt_exec *x, const struct fmt_node *n, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	const char *t = x->f->text, *nl = NULL;
-	for (const char *q = t; q < t + n->pos; q++)
-		if (*q == '\n')
-			nl = q;
-	size_t col = nl ? (size_t)(t + n->pos - nl - 1) : n->pos;
-	return st_error_fail(x->err, EINVAL, "template: :%d:%zu: executing \"\" at <%.*s>: %s", n->line, col,
-			     (int)(n->end - n->start), t + n->start, msg);
-}
-
-json_object *fmt_keep(struct fmt_exec *x, json_object *o)
-{
-	if (!o)
-		return NULL;
-	if (x->ntmp == x->captmp) {
-		size_t cap = x->captmp ? x->captmp * 2 : 32;
-		json_object **nt = realloc(x->tmp, cap * sizeof(*nt));
-		if (!nt) {
-			json_object_put(o);
-			return NULL;
-		}
-		x->tmp = nt;
-		x->captmp = cap;
-	}
-	x->tmp[x->ntmp++] = o;
-	return o;
-}
-
-bool fmt_truth(struct fmt_val v)
-{
-	if (v.missing || !v.o)
-		return false;
-	switch (json_object_get_type(v.o)) {
-	case json_type_boolean:
-		return json_object_get_boolean(v.o);
-	case json_type_int:
-		return json_object_get_int64(v.o) != 0;
-	case json_type_double:
-		return json_object_get_double(v.o) != 0;
-	case json_type_string:
-		return json_object_get_string_len(v.o) > 0;
-	case json_type_array:
-		return json_object_array_length(v.o) > 0;
-	case json_type_object:
-		return json_object_object_length(v.o) > 0;
-	default:
-		return false;
-	}
-}
-
 static int push_var(struct fmt_exec *x, const char *name, struct fmt_val v)
 {
 	if (x->nvars == x->capvars) {
