@@ -122,6 +122,8 @@ static int eval_command(struct fmt_exec *x, const struct fmt_node *cmd, struct f
 {
 	const struct fmt_node *first = cmd->kids[0];
 	if (first->type != N_FUNC) {
+		if ((cmd->nkids > 1 || final) && first->type == N_FIELD)
+			return fmt_exec_error(x, first, "%s is not a method but has arguments", first->names[first->nnames - 1]);
 		if (cmd->nkids > 1 || final)
 			return fmt_exec_error(x, first, "can't give argument to non-function %.*s",
 					      (int)(first->end - first->start), x->f->text + first->start);

@@ -199,8 +199,8 @@ static int parse_operand(struct parser *p, struct fmt_node **out)
 			rc = perr(p, "unexpected . after term \"%.*s\"", (int)(n->end - n->start), p->text + n->start);
 			goto fail;
 		}
-		if (!chained && n->type != N_CHAIN)
-			n->pos = f->pos; /* Go's position of a chain: its second name */
+		if (!chained)
+			n->pos = f->pos; /* Go's position of a chain: its first chained name */
 		chained = true;
 		if ((rc = add_name(n, f->val)) < 0)
 			goto fail;
@@ -226,7 +226,7 @@ static int parse_command(struct parser *p, enum fmt_tok close, struct fmt_node *
 			next(p);
 			return perr(p, "unclosed left paren");
 		}
-		if (cmd->nkids && !peek(p)->space && peek(p)->type != TK_LPAREN && p->tk.v[p->i - 1].type != TK_LPAREN) {
+		if (cmd->nkids && !peek(p)->space) { /* operands are separated by spaces */
 			char buf[64];
 			fmt_node_free(cmd);
 			next(p);

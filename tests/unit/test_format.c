@@ -150,7 +150,11 @@ START_TEST(test_execution_errors_name_the_position)
 		     "template: :1:2: executing \"\" at <join .Id \",\">: wrong type for value; expected []string; got string");
 	expect_error("{{index .RepoTags}}{{upper}}",
 		     "template: :1:21: executing \"\" at <upper>: wrong number of args for upper: want 1 got 0");
-	expect_error("{{.State 1}}", "template: :1:2: executing \"\" at <.State>: can't give argument to non-function .State");
+	expect_error("{{.State 1}}", "template: :1:2: executing \"\" at <.State>: State is not a method but has arguments");
+	expect_error("{{\"a\" | .Id}}", "template: :1:8: executing \"\" at <.Id>: Id is not a method but has arguments");
+	expect_error("{{$ 1}}", "template: :1:2: executing \"\" at <$>: can't give argument to non-function $");
+	expect_error("{{$x := .Map}}{{$x.Nope}}",
+		     "template: :1:18: executing \"\" at <$x.Nope>: map has no entry for key \"Nope\"");
 	expect_error("{{range .State}}{{end}}",
 		     "template: :1:8: executing \"\" at <.State>: range can't iterate over running");
 	expect_error("{{lt .State 1}}",
@@ -182,6 +186,8 @@ START_TEST(test_parse_errors_name_the_line)
 	expect_error("{{nil}}", "template: :1: nil is not a command");
 	expect_error("{{template \"x\"}}", "template: :1: {{template}} is not supported");
 	expect_error("{{3x}}", "template: :1: bad number syntax: \"3x\"");
+	expect_error("{{.Id\"x\"}}", "template: :1: unexpected \"x\" in operand");
+	expect_error("{{index .Map(.Id)}}", "template: :1: unexpected \"(\" in operand");
 }
 END_TEST
 
