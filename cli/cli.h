@@ -69,6 +69,40 @@ void cli_table_free(struct cli_table *t);
 /* --format table|json: sets *json, or prints a usage error and returns
  * EXIT_USAGE. */
 int cli_format(struct cli *c, const char *value, bool *json);
+/* --format for the commands that take templates (cli/format.c): json,
+ * table (the command's own table) or a Go template; listing: docker's list
+ * conventions ("table TEMPLATE", \t and \n). A bad template prints its
+ * error and returns EXIT_ERR. */
+struct st_format;
+struct cli_fmt {
+	bool json;
+	bool table;
+	bool failed;
+	struct st_format *tmpl; /* NULL: json or the command's table */
+	FILE *mem;              /* the rows so far */
+	char *buf;
+	size_t len;
+};
+int cli_format_parse(struct cli *c, const char *value, bool listing, struct cli_fmt *f);
+/* The template on dot (dropped), one line; EXIT_ERR (printed) on failure. */
+struct json_object;
+int cli_fmt_row(struct cli_fmt *f, struct json_object *dot);
+/* Print the rows (a table: titled by the FIELD, TITLE pairs of titles and
+ * aligned); frees. EXIT_ERR when a row failed. */
+int cli_fmt_end(struct cli_fmt *f, const char *const *titles);
+void cli_fmt_discard(struct cli_fmt *f);
+/* cli_print_list, or the template's rows when there is one. */
+struct cli_table;
+int cli_list_end(struct cli_table *t, struct json_object *a, struct cli_fmt *f, bool quiet, const char *const *titles);
+/* inspect: o (an array: each element) through the template, else pretty JSON; drops o. */
+int cli_print_formatted(struct json_object *o, struct cli_fmt *f);
+extern const char *const cli_titles_images[], *const cli_titles_ps[], *const cli_titles_volumes[],
+	*const cli_titles_df[];
+/* Go's time.Time String() ("2006-01-02 15:04:05 -0700 MST"), docker's
+ * HumanSize (4 digits), a string member (NULL: ""). */
+void cli_go_time(int64_t t, char *buf, size_t len);
+void cli_size4(int64_t bytes, char *buf, size_t len);
+void cli_dot_str(struct json_object *o, const char *key, const char *value);
 /* Print a JSON document pretty (as docker inspect does), then drop it. */
 struct json_object;
 void cli_print_json(struct json_object *o);

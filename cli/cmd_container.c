@@ -314,12 +314,71 @@ int cmd_rm(struct cli *c, int argc, char **argv)
 
 /* ------------------------------------------------------------------ ps */
 
+/* a row as docker's container formatter shows it (ps --format): labels,
+ * mounts and networks from the container's config */
+static json_object *ps_dot(struct st_store *s, const struct st_container *ct, const char *cmd, const char *ago,
+			   const char *status)
+{
+	static const char *const states[] = {"created", "running", "exited"};
+	char created[64], sid[13], nvol[16];
+	struct st_error err = {0};
+	char *text = NULL;
+	json_object *cfg = st_container_inspect(s, ct->id, &text, &err) == 0 ? json_tokener_parse(text) : NULL, *x, *y;
+	free(text);
+	char *labels = NULL, *mounts = NULL;
+	size_t ll = 0, ml = 0, local = 0;
+	FILE *lf = open_memstream(&labels, &ll), *mf = open_memstream(&mounts, &ml);
+	if (lf && json_object_object_get_ex(cfg, "Config", &x) && json_object_object_get_ex(x, "Labels", &y) &&
+	    json_object_is_type(y, json_type_object)) {
+		bool first = true;
+		json_object_object_foreach(y, k, val)
+		{
+			fprintf(lf, "%s%s=%s", first ? "" : ",", k, json_object_get_string(val));
+			first = false;
+		}
+	}
+	if (mf && json_object_object_get_ex(cfg, "Mounts", &x) && json_object_is_type(x, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(x); i++) {
+			json_object *m = json_object_array_get_idx(x, i), *nm;
+			bool vol = json_object_object_get_ex(m, "Name", &nm);
+			if (vol || json_object_object_get_ex(m, "Source", &nm))
+				fprintf(mf, "%s%s", i ? "," : "", json_object_get_string(nm));
+			local += vol;
+		}
+	if (lf)
+		fclose(lf);
+	if (mf)
+		fclose(mf);
+	snprintf(sid, sizeof(sid), "%.12s", ct->id);
+	snprintf(nvol, sizeof(nvol), "%zu", local);
+	cli_go_time(ct->created, created, sizeof(created));
+	json_object *e = json_object_new_object();
+	cli_dot_str(e, "Command", cmd);
+	cli_dot_str(e, "CreatedAt", created);
+	cli_dot_str(e, "ID", sid);
+	cli_dot_str(e, "Image", ct->image_ref);
+	cli_dot_str(e, "Labels", labels);
+	cli_dot_str(e, "LocalVolumes", nvol);
+	cli_dot_str(e, "Mounts", mounts);
+	cli_dot_str(e, "Names", ct->name);
+	cli_dot_str(e, "Networks", json_object_object_get_ex(cfg, "NetworkMode", &x) ? json_object_get_string(x) : "");
+	cli_dot_str(e, "Ports", "");
+	cli_dot_str(e, "RunningFor", ago);
+	cli_dot_str(e, "State", states[ct->status]);
+	cli_dot_str(e, "Status", status);
+	free(labels);
+	free(mounts);
+	json_object_put(cfg);
+	return e;
+}
+
 int cmd_ps(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"all", no_argument, 0, 'a'}, {"quiet", no_argument, 0, 'q'},
 					     {"format", required_argument, 0, 'F'}, {"filter", required_argument, 0, 'f'},
 					     {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool all = false, quiet = false, json = false;
+	bool all = false, quiet = false;
+	struct cli_fmt fmt = {0};
 	struct st_kvlist filters = {0};
 	struct st_error err = {0};
 	int o;
@@ -328,27 +387,27 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 			all = true;
 		if (o == 'q')
 			quiet = true;
-		if (o == 'F' && cli_format(c, optarg, &json) != 0) {
+		if (o == 'F' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0) {
 			st_kvlist_free(&filters);
-			return EXIT_USAGE;
+			return EXIT_ERR;
 		}
 		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
 			st_kvlist_free(&filters);
+			cli_fmt_discard(&fmt);
 			return cli_usage(c, "%s", err.msg);
 		}
 	}
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0) {
-		st_kvlist_free(&filters);
-		return rc;
-	}
 	struct st_container *v;
 	size_t n;
-	rc = st_container_list_filtered(s, &filters, all, &v, &n, &err);
+	if (rc < 0 && st_container_list_filtered(s, &filters, all, &v, &n, &err) < 0)
+		rc = cli_fail(&err);
 	st_kvlist_free(&filters);
-	if (rc < 0)
-		return cli_fail(&err);
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
+		return rc;
+	}
 	struct cli_table t;
 	cli_table_init(&t, 6);
 	cli_table_row(&t, "CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "NAMES");
@@ -387,10 +446,12 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 		json_object_object_add(e, "Status", json_object_new_string(status));
 		json_object_object_add(e, "ExitCode", json_object_new_int(v[i].exit_code));
 		json_object_array_add(a, e);
+		if (fmt.tmpl && !fmt.failed)
+			cli_fmt_row(&fmt, ps_dot(s, &v[i], cmd, ago, status));
 	}
-	cli_print_list(&t, a, json, quiet);
+	rc = cli_list_end(&t, a, &fmt, quiet, cli_titles_ps);
 	st_container_list_free(v, n);
-	return EXIT_OK;
+	return rc;
 }
 
 /* --------------------------------------------- single-container commands */

@@ -87,8 +87,32 @@ int cmd_import(struct cli *c, int argc, char **argv)
 struct image_rows {
 	struct cli_table t;
 	json_object *a;
-	bool digests, notrunc;
+	struct cli_fmt *fmt;
+	bool digests, notrunc, quiet;
 };
+
+/* a row as docker's image formatter shows it (images --format) */
+static json_object *image_dot(const struct st_image *v, const char *repo, const char *tag, const char *digest,
+			      const char *sid, const char *ago)
+{
+	char created[64], size[32], vsize[32];
+	cli_go_time(v->created, created, sizeof(created));
+	st_format_size(v->size, size, sizeof(size));
+	cli_size4(v->size, vsize, sizeof(vsize));
+	json_object *e = json_object_new_object();
+	cli_dot_str(e, "Containers", "N/A");
+	cli_dot_str(e, "CreatedAt", created);
+	cli_dot_str(e, "CreatedSince", ago);
+	cli_dot_str(e, "Digest", digest);
+	cli_dot_str(e, "ID", sid);
+	cli_dot_str(e, "Repository", repo);
+	cli_dot_str(e, "SharedSize", "N/A");
+	cli_dot_str(e, "Size", size);
+	cli_dot_str(e, "Tag", tag);
+	cli_dot_str(e, "UniqueSize", "N/A");
+	cli_dot_str(e, "VirtualSize", vsize);
+	return e;
+}
 
 static void image_row(struct image_rows *ir, const struct st_image *img, const char *repo, size_t rlen,
 		      const char *tag, const char *digest)
@@ -99,8 +123,14 @@ static void image_row(struct image_rows *ir, const struct st_image *img, const c
 		snprintf(sid, sizeof(sid), "%s", img->id);
 	else
 		short12(img->id, sid);
+	if (ir->quiet) { /* docker's {{.ID}}: a line per row */
+		printf("%s\n", sid);
+		return;
+	}
 	cli_ago(img->created, ago, sizeof(ago));
 	st_format_size(img->size, size, sizeof(size));
+	if (ir->fmt->tmpl && !ir->fmt->failed)
+		cli_fmt_row(ir->fmt, image_dot(img, name, tag, digest, sid, ago));
 	if (ir->digests)
 		cli_table_row(&ir->t, name, tag, digest, sid, ago, size);
 	else
@@ -170,16 +200,18 @@ int cmd_images(struct cli *c, int argc, char **argv)
 					     {"filter", required_argument, 0, 'f'}, {"digests", no_argument, 0, OPT_DIGESTS},
 					     {"no-trunc", no_argument, 0, OPT_NO_TRUNC}, {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	bool quiet = false, json = false;
-	struct image_rows ir = {0};
+	struct cli_fmt fmt = {0};
+	struct image_rows ir = {.fmt = &fmt};
 	struct st_kvlist filters = {0};
 	struct st_error err = {0};
 	int o, rc = EXIT_USAGE;
 	while ((o = cli_opt(c, argc, argv, "qf:", opts))) {
 		if (o == 'q')
-			quiet = true;
-		if (o == 'F' && cli_format(c, optarg, &json) != 0)
+			ir.quiet = true;
+		if (o == 'F' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0) {
+			rc = EXIT_ERR;
 			goto out;
+		}
 		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
 			cli_usage(c, "%s", err.msg);
 			goto out;
@@ -218,19 +250,12 @@ int cmd_images(struct cli *c, int argc, char **argv)
 		cli_table_row(&ir.t, "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE");
 	}
 	ir.a = json_object_new_array();
-	for (size_t i = 0; i < n; i++) {
-		if (quiet) {
-			char sid[13];
-			short12(v[i].id, sid);
-			printf("%s\n", ir.notrunc ? v[i].id : sid);
-			continue;
-		}
+	for (size_t i = 0; i < n; i++)
 		image_rows_add(&ir, &v[i]);
-	}
-	cli_print_list(&ir.t, ir.a, json, quiet);
+	rc = cli_list_end(&ir.t, ir.a, &fmt, ir.quiet, cli_titles_images);
 	st_image_list_free(v, n);
-	rc = EXIT_OK;
 out:
+	cli_fmt_discard(&fmt);
 	st_kvlist_free(&filters);
 	return rc;
 }

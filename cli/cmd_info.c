@@ -10,15 +10,18 @@
 int cmd_info(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool json = false;
+	struct cli_fmt fmt = {0};
 	int o;
-	while ((o = cli_opt(c, argc, argv, "", opts)))
-		if (cli_format(c, optarg, &json) != 0)
-			return EXIT_USAGE;
+	while ((o = cli_opt(c, argc, argv, "f:", opts)))
+		if (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, false, &fmt) != 0)
+			return EXIT_ERR;
+	bool json = fmt.json;
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
 		return rc;
+	}
 	struct st_driver *d = st_store_driver(s);
 	struct st_kvlist status = {0};
 	st_drv_status(d, &status);
@@ -53,7 +56,9 @@ int cmd_info(struct cli *c, int argc, char **argv)
 	}
 	json_object_object_add(root, "Drivers", sup);
 
-	if (json) {
+	if (fmt.tmpl) {
+		rc = cli_print_formatted(json_object_get(root), &fmt);
+	} else if (json) {
 		cli_print_json(json_object_get(root));
 	} else {
 		printf("Storage Driver: %s\n", d->ops->name);
@@ -73,5 +78,5 @@ int cmd_info(struct cli *c, int argc, char **argv)
 	}
 	json_object_put(root);
 	st_kvlist_free(&status);
-	return EXIT_OK;
+	return rc < 0 ? EXIT_OK : rc;
 }

@@ -1,4 +1,4 @@
-/* strata inspect NAME|ID...: images (containers once they exist). */
+/* strata inspect [-f TEMPLATE] NAME|ID...: images and containers. */
 #include <string.h>
 
 #include <json-c/json.h>
@@ -10,10 +10,17 @@
 
 int cmd_inspect(struct cli *c, int argc, char **argv)
 {
+	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct cli_fmt fmt = {0};
+	while (cli_opt(c, argc, argv, "f:", opts))
+		if (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, false, &fmt) != 0)
+			return EXIT_ERR;
 	struct st_store *s;
-	int rc = cli_args_only(c, argc, argv, 1, -1, NULL, &s);
-	if (rc >= 0)
+	int rc = cli_args(c, argc, 1, -1, NULL, &s);
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
 		return rc;
+	}
 	json_object *a = json_object_new_array();
 	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
@@ -32,7 +39,6 @@ int cmd_inspect(struct cli *c, int argc, char **argv)
 		}
 		rc = cli_failf("no such object: %s", argv[i]);
 	}
-	cli_print_json(json_object_get(a));
-	json_object_put(a);
-	return rc;
+	int frc = cli_print_formatted(a, &fmt);
+	return rc != EXIT_OK ? rc : frc;
 }

@@ -84,6 +84,27 @@ static void df_row(struct cli_table *t, const char *type, const struct st_df_row
 	cli_table_row(t, type, total, active, size, recl);
 }
 
+/* a row as docker's disk usage formatter shows it (system df --format) */
+static json_object *df_dot(const char *type, const struct st_df_row *r, bool pct)
+{
+	char total[32], active[32], size[32], rs[32], recl[64];
+	snprintf(total, sizeof(total), "%lld", (long long)r->total);
+	snprintf(active, sizeof(active), "%lld", (long long)r->active);
+	cli_size4(r->size, size, sizeof(size));
+	cli_size4(r->reclaimable, rs, sizeof(rs));
+	if (pct && r->size > 0) /* docker: a percentage of a size there is */
+		snprintf(recl, sizeof(recl), "%s (%lld%%)", rs, (long long)(r->reclaimable * 100 / r->size));
+	else
+		snprintf(recl, sizeof(recl), "%s", rs);
+	json_object *o = json_object_new_object();
+	cli_dot_str(o, "Active", active);
+	cli_dot_str(o, "Reclaimable", recl);
+	cli_dot_str(o, "Size", size);
+	cli_dot_str(o, "TotalCount", total);
+	cli_dot_str(o, "Type", type);
+	return o;
+}
+
 static json_object *df_json(const char *type, const struct st_df_row *r)
 {
 	json_object *o = json_object_new_object();
@@ -98,21 +119,29 @@ static json_object *df_json(const char *type, const struct st_df_row *r)
 static int sys_df(struct cli *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-	bool json = false;
+	struct cli_fmt fmt = {0};
 	int o;
 	while ((o = cli_opt(c, argc, argv, "", opts)))
-		if (cli_format(c, optarg, &json) != 0)
-			return EXIT_USAGE;
+		if (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt) != 0)
+			return EXIT_ERR;
+	bool json = fmt.json;
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0)
-		return rc;
 	struct st_error err = {0};
 	struct st_df df;
-	if (st_system_df(s, &df, &err) < 0)
-		return cli_fail(&err);
+	if (rc < 0 && st_system_df(s, &df, &err) < 0)
+		rc = cli_fail(&err);
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
+		return rc;
+	}
 	const char *names[] = {"Images", "Containers", "Local Volumes", "Layers", "Build Cache"};
 	const struct st_df_row *rows[] = {&df.images, &df.containers, &df.volumes, &df.layers, &df.cache};
+	if (fmt.tmpl) {
+		for (size_t i = 0; i < 5 && !fmt.failed; i++)
+			cli_fmt_row(&fmt, df_dot(names[i], rows[i], i != 4));
+		return cli_fmt_end(&fmt, cli_titles_df);
+	}
 	if (json) {
 		/* one object per line, as docker system df --format json */
 		for (size_t i = 0; i < 5; i++) {
@@ -204,7 +233,8 @@ const struct cli_cmd cli_system_cmds[] = {
 	 "  -q, --quiet    Print nothing when the store is clean\n\n"
 	 "Exit status: 0 when the store is clean (after --repair: when nothing is left), 1 otherwise.\n"},
 	{"df", sys_df, "Show disk usage: images, containers, volumes, layers, build cache",
-	 "[--format json]\n\nOptions:\n      --format string   table (default) or json (one object per line)\n"},
+	 "[--format json|TEMPLATE]\n\nOptions:\n      --format string   table (default), json (one object per line) or a Go template\n"
+	 "                        on each row (Type, TotalCount, Active, Size, Reclaimable; 'table ...': titled)\n"},
 	{"prune", sys_prune, "Remove unused data: stopped containers, dangling images, unused build cache",
 	 "[-a] [--volumes] [-f]\n\nOptions:\n"
 	 "  -a, --all       Remove all unused images (not just dangling ones) and all build cache\n"

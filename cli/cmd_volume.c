@@ -90,49 +90,50 @@ static int vol_ls(struct cli *c, int argc, char **argv)
 					     {"filter", required_argument, 0, 'f'},
 					     {"help", no_argument, 0, 'h'},
 					     {0, 0, 0, 0}};
-	bool quiet = false, json = false;
+	bool quiet = false;
+	struct cli_fmt fmt = {0};
 	struct st_kvlist filters = {0};
 	struct st_error err = {0};
 	int o;
 	while ((o = cli_opt(c, argc, argv, "qf:", opts))) {
 		if (o == 'q')
 			quiet = true;
-		if (o == 'F' && cli_format(c, optarg, &json) != 0) {
+		if (o == 'F' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0) {
 			st_kvlist_free(&filters);
-			return EXIT_USAGE;
+			return EXIT_ERR;
 		}
 		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
 			st_kvlist_free(&filters);
+			cli_fmt_discard(&fmt);
 			return cli_usage(c, "%s", err.msg);
 		}
 	}
+	bool json = fmt.json;
 	struct st_store *s;
 	int rc = cli_args(c, argc, 0, 0, NULL, &s);
-	if (rc >= 0) {
-		st_kvlist_free(&filters);
-		return rc;
-	}
 	struct st_kvlist warn = {0};
 	struct st_volume *v;
 	size_t n;
-	rc = st_volume_list_filtered(s, &filters, &v, &n, &warn, &err);
+	if (rc < 0 && st_volume_list_filtered(s, &filters, &v, &n, &warn, &err) < 0)
+		rc = cli_fail(&err);
 	st_kvlist_free(&filters);
-	if (rc < 0) {
+	if (rc >= 0) {
 		st_kvlist_free(&warn);
-		return cli_fail(&err);
+		cli_fmt_discard(&fmt);
+		return rc;
 	}
 	for (size_t i = 0; i < warn.n; i++)
 		fprintf(stderr, "strata: warning: volume driver %s: %s\n", warn.v[i].key, warn.v[i].value);
 	st_kvlist_free(&warn);
 	struct cli_table t;
 	cli_table_init(&t, 2);
-	if (!quiet && !json)
+	if (!quiet && !json && !fmt.tmpl)
 		cli_table_row(&t, "DRIVER", "VOLUME NAME");
 	for (size_t i = 0; i < n; i++) {
 		if (quiet) {
 			printf("%s\n", v[i].name);
-		} else if (json) {
-			/* one object per line, as docker volume ls --format json */
+		} else if (json || fmt.tmpl) {
+			/* one object per line, as docker volume ls --format json; a template's dot */
 			json_object *j = json_object_new_object();
 			json_object_object_add(j, "Driver", json_object_new_string(v[i].driver));
 			char labels[1024] = "";
@@ -146,16 +147,26 @@ static int vol_ls(struct cli *c, int argc, char **argv)
 			json_object_object_add(j, "Scope", json_object_new_string(vol_scope(&v[i])));
 			json_object_object_add(j, "Size", json_object_new_string("N/A"));
 			json_object_object_add(j, "MountIDs", json_object_new_int64((int64_t)v[i].nmount_ids));
+			if (fmt.tmpl) {
+				if (!fmt.failed)
+					cli_fmt_row(&fmt, j);
+				else
+					json_object_put(j);
+				continue;
+			}
 			printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 			json_object_put(j);
 		} else {
 			cli_table_row(&t, v[i].driver, v[i].name);
 		}
 	}
-	if (!quiet && !json)
+	if (!quiet && !json && !fmt.tmpl)
 		cli_table_print(&t, stdout);
+	else
+		cli_table_free(&t);
+	rc = quiet ? (cli_fmt_discard(&fmt), EXIT_OK) : cli_fmt_end(&fmt, cli_titles_volumes);
 	st_volume_list_free(v, n);
-	return EXIT_OK;
+	return rc;
 }
 
 /* ------------------------------------------------------------ inspect */
@@ -185,10 +196,17 @@ static json_object *vol_json(const struct st_volume *v)
 
 static int vol_inspect(struct cli *c, int argc, char **argv)
 {
+	static const struct option opts[] = {{"format", required_argument, 0, 'f'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
+	struct cli_fmt fmt = {0};
+	while (cli_opt(c, argc, argv, "f:", opts))
+		if (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, false, &fmt) != 0)
+			return EXIT_ERR;
 	struct st_store *s;
-	int rc = cli_args_only(c, argc, argv, 1, -1, "a volume name", &s);
-	if (rc >= 0)
+	int rc = cli_args(c, argc, 1, -1, "a volume name", &s);
+	if (rc >= 0) {
+		cli_fmt_discard(&fmt);
 		return rc;
+	}
 	json_object *a = json_object_new_array();
 	rc = EXIT_OK;
 	for (int i = optind; i < argc; i++) {
@@ -201,8 +219,8 @@ static int vol_inspect(struct cli *c, int argc, char **argv)
 		json_object_array_add(a, vol_json(&v));
 		st_volume_free(&v);
 	}
-	cli_print_json(a);
-	return rc;
+	int frc = cli_print_formatted(a, &fmt);
+	return rc != EXIT_OK ? rc : frc;
 }
 
 /* ----------------------------------------------------------- rm, prune */
@@ -294,11 +312,13 @@ const struct cli_cmd cli_volume_cmds[] = {
 	 "                        local: type=T device=D [o=OPTS] (a mount), size=SIZE\n"
 	 "                        nfs: addr=HOST export=/PATH [vers=3|4|4.1|4.2] [o=OPTS] [timeout=S]\n"},
 	{"ls", vol_ls, "List volumes",
-	 "[-q] [-f FILTER]... [--format json]\n\nOptions:\n"
+	 "[-q] [-f FILTER]... [--format json|TEMPLATE]\n\nOptions:\n"
 	 "  -f, --filter filter   name=REGEX, driver=NAME, label=KEY[=VALUE], dangling=true|false\n"
 	 "  -q, --quiet           Only volume names\n"
-	 "      --format string   table (default) or json (one object per line)\n"},
-	{"inspect", vol_inspect, "Show volumes in detail (JSON)", "NAME..."},
+	 "      --format string   table (default), json (one object per line) or a Go template\n"
+	 "                        ('table {{.Name}}\\t{{.Driver}}': with a header row, aligned)\n"},
+	{"inspect", vol_inspect, "Show volumes in detail (JSON)",
+	 "[-f TEMPLATE] NAME...\n\nOptions:\n  -f, --format string   A Go template run on each volume's JSON\n"},
 	{"rm", vol_rm, "Remove volumes (refused while mounted)",
 	 "[-f] NAME...\n\nOptions:\n  -f, --force   No error for a missing volume; drop the record even when the driver fails\n"},
 	{"prune", vol_prune, "Remove every volume that nothing holds mounted", "[-f]"},

@@ -228,7 +228,7 @@ void cli_table_free(struct cli_table *t)
 
 static const struct cli_cmd top_cmds[] = {
 	{"info", cmd_info, "Show the storage driver, the store and which drivers work here",
-	 "info [--format json]\n\nOptions:\n      --format string   table (default) or json\n"},
+	 "info [--format json|TEMPLATE]\n\nOptions:\n  -f, --format string   table (default), json or a Go template on the JSON\n"},
 	{"build", cmd_build, "Build an image from a Dockerfile",
 	 "[OPTIONS] CONTEXT\n\nOptions:\n"
 	 "      --build-arg key=value   Set a build-time variable (repeatable)\n"
@@ -244,8 +244,10 @@ static const struct cli_cmd top_cmds[] = {
 	 "      --digests         Show digests\n"
 	 "  -f, --filter filter   Filter output: dangling=true|false, label=KEY[=VALUE], before=IMAGE,\n"
 	 "                        since=IMAGE, reference=PATTERN (repeatable)\n"
+	 "      --format string   table (default), json or a Go template (ID, Repository, Tag, Digest,\n"
+	 "                        CreatedSince, CreatedAt, Size; 'table {{.ID}}\\t{{.Tag}}': titled, aligned)\n"
 	 "      --no-trunc        Do not truncate the image ids\n"
-	 "  -q, --quiet           Only image ids\n      --format string   table (default) or json\n"},
+	 "  -q, --quiet           Only image ids\n"},
 	{"history", cmd_history, "Show the history of an image (one row per instruction)",
 	 "[--format json] [--no-trunc] IMAGE\n"},
 	{"import", cmd_import, "Import a root filesystem tar as a one-layer image",
@@ -279,7 +281,8 @@ static const struct cli_cmd top_cmds[] = {
 	 "  -u, --username string     Username\n"},
 	{"logout", cmd_logout, "Log out from a registry (forget its credentials)",
 	 "[--authfile FILE] [SERVER]\n"},
-	{"inspect", cmd_inspect, "Show low-level information on images and containers", "NAME|ID...\n"},
+	{"inspect", cmd_inspect, "Show low-level information on images and containers",
+	 "[-f TEMPLATE] NAME|ID...\n\nOptions:\n  -f, --format string   A Go template run on each object's JSON\n"},
 	{"rmi", cmd_rmi, "Remove images", "[-f] IMAGE...\n\nOptions:\n  -f, --force   Remove an image with several tags\n"},
 	{"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE", "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]\n"},
 	{"commit", cmd_commit, "Create a new image from a container's changes",
@@ -300,10 +303,12 @@ static const struct cli_cmd top_cmds[] = {
 	{"logs", cmd_logs, "Fetch the logs of a container", "CONTAINER\n"},
 	{"mount", cmd_mount, "Mount a container's root filesystem and print its path", "CONTAINER\n"},
 	{"ps", cmd_ps, "List containers",
-	 "[-a] [-q] [-f FILTER]... [--format json]\n\nOptions:\n  -a, --all             Show all containers (default shows just running)\n"
+	 "[-a] [-q] [-f FILTER]... [--format json|TEMPLATE]\n\nOptions:\n  -a, --all             Show all containers (default shows just running)\n"
 	 "  -f, --filter filter   id=, name= (regular expressions), label=KEY[=VALUE], status=STATE,\n"
 	 "                        ancestor=IMAGE, exited=CODE (repeatable)\n"
-	 "  -q, --quiet           Only container ids\n      --format string   table (default) or json\n"},
+	 "      --format string   table (default), json or a Go template (ID, Image, Command, CreatedAt,\n"
+	 "                        RunningFor, Status, State, Names, Mounts, Labels; 'table ...': titled)\n"
+	 "  -q, --quiet           Only container ids\n"},
 	{"rm", cmd_rm, "Remove one or more containers", "[-f] CONTAINER...\n\nOptions:\n  -f, --force   Force the removal of a running container\n"},
 	{"run", cmd_run, "Create and run a new container",
 	 "[OPTIONS] IMAGE [COMMAND] [ARG...]\n\nOptions:\n"

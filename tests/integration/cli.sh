@@ -65,7 +65,7 @@ expect unknown-global-option 2 --err "strata: error: unknown option" -- "$S" --b
 expect unknown-command 2 --err "strata: error: unknown command \"bogus\"" -- "$S" bogus
 expect no-command 2 --err "Usage:" -- "$S"
 expect unknown-info-option 2 --err "strata: error:" -- "$S" info --bogus
-expect info-bad-format 2 --err "strata: error:" -- "$S" info --format yaml
+expect info-bad-template 1 --err "strata: error: template: :1: unclosed action" -- "$S" info --format '{{.Bogus'
 expect unknown-driver-subcommand 2 --err "strata: error: unknown command" -- "$S" driver bogus
 expect driver-group-without-command 2 -- "$S" driver
 expect unknown-driver-option 2 --err "strata: error: unknown option" -- "$S" driver create --bogus x

@@ -31,6 +31,7 @@ import sys
 # on all of core/.
 LAYERS = {
     "base": [],
+    "format": ["base"],
     "archive": ["base"],
     "store": ["archive"],
     "image": ["store"],

@@ -20,6 +20,9 @@
 #define LLVMFuzzerTestOneInput fuzz_image_load_one
 #include "../fuzz/fuzz_image_load.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_format_one
+#include "../fuzz/fuzz_format.c"
+#undef LLVMFuzzerTestOneInput
 
 typedef int (*harness_fn)(const uint8_t *data, size_t size);
 
@@ -106,6 +109,12 @@ START_TEST(test_image_load_corpus_and_regressions_hold)
 }
 END_TEST
 
+START_TEST(test_format_corpus_and_regressions_hold)
+{
+	replay("format", fuzz_format_one);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("fuzz_corpus");
@@ -115,6 +124,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_layer_apply_corpus_and_regressions_hold);
 	tcase_add_test(tc, test_image_config_corpus_and_regressions_hold);
 	tcase_add_test(tc, test_image_load_corpus_and_regressions_hold);
+	tcase_add_test(tc, test_format_corpus_and_regressions_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }
