@@ -123,7 +123,10 @@ int ct_fill(struct st_store *s, const char *id, struct st_container *c, struct s
 	return 0;
 }
 
-int ct_resolve(struct st_store *s, const char *ref, char id[65], struct st_error *err)
+/* by_id: a full id or a unique prefix of 3+ characters also resolves (a
+ * name check compares names only: "c96" is a free name even when an id
+ * starts with c96, as in docker) */
+static int resolve(struct st_store *s, const char *ref, bool by_id, char id[65], struct st_error *err)
 {
 	if (!ref || !*ref)
 		return st_error_fail(err, EINVAL, "empty container reference");
@@ -139,7 +142,7 @@ int ct_resolve(struct st_store *s, const char *ref, char id[65], struct st_error
 	for (size_t i = 0; i < n && hits < 2; i++) {
 		if (names[i][0] == '.')
 			continue;
-		if (strcmp(names[i], ref) == 0) { /* a full id */
+		if (by_id && strcmp(names[i], ref) == 0) { /* a full id */
 			snprintf(id, 65, "%s", names[i]);
 			hits = 1;
 			break;
@@ -154,7 +157,7 @@ int ct_resolve(struct st_store *s, const char *ref, char id[65], struct st_error
 			break;
 		}
 	}
-	for (size_t i = 0; i < n && !hits; i++)
+	for (size_t i = 0; by_id && i < n && !hits; i++)
 		if (names[i][0] != '.' && strlen(ref) >= 3 && strncmp(names[i], ref, strlen(ref)) == 0 && hits++ == 0)
 			snprintf(id, 65, "%s", names[i]);
 	st_strv_free(names, n);
@@ -163,6 +166,11 @@ int ct_resolve(struct st_store *s, const char *ref, char id[65], struct st_error
 	if (hits > 1)
 		return st_error_fail(err, EINVAL, "container id prefix \"%s\" is ambiguous", ref);
 	return 0;
+}
+
+int ct_resolve(struct st_store *s, const char *ref, char id[65], struct st_error *err)
+{
+	return resolve(s, ref, true, id, err);
 }
 
 int st_container_get(struct st_store *s, const char *ref, struct st_container *out, struct st_error *err)
@@ -267,7 +275,7 @@ bool ct_name_taken(struct st_store *s, const char *name)
 {
 	char id[65];
 	struct st_error e;
-	return ct_resolve(s, name, id, &e) == 0;
+	return resolve(s, name, false, id, &e) == 0;
 }
 
 /* ------------------------------------------------------------- claims */

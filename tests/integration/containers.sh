@@ -133,6 +133,16 @@ $out"
 	[ $rc = 1 ] && [[ $out == *"invalid container name"* ]] &&
 		out=$(st run -v relative:dest base true 2>&1) && false || [[ $out == *"invalid volume specification"* ]] &&
 		out=$(st rm nosuch 2>&1); [ $? = 1 ] && [[ $out == *"no such container"* ]] && pass $t || fail $t "$out"
+
+	# as docker: a name is taken only by a name, not by an id that starts with it;
+	# the name then wins over the id prefix when resolving
+	t=containers/$d/a_name_that_is_an_id_prefix_is_free_and_resolves_to_its_container
+	id=$(st create base true) && pfx=${id:0:4} &&
+		out=$(st create --name "$pfx" base echo by-name) &&
+		[ "$(st inspect "$pfx" | jq -r '.[0].Id')" = "$out" ] &&
+		out2=$(st create --name "$pfx" base true 2>&1); rc=$?
+	[ $rc = 1 ] && [[ $out2 == *"is already in use"* ]] && pass $t || fail $t "exit $rc: $out2"
+	st rm "$id" "$pfx" >/dev/null 2>&1
 }
 
 command -v jq >/dev/null || { echo "SKIP containers: jq missing (scripts/deps.sh installs it)"; exit 0; }
