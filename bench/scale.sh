@@ -8,7 +8,7 @@
 #     image-get  st_image_get of one image by name
 #     layer-get  st_layer_get of one layer by chain id
 #   through the command line (process start included):
-#     images, ps -a, inspect IMAGE, system df, system check, system prune -f
+#     images, ps -a, inspect IMAGE, inspect CONTAINER (by name), system df, system check, system prune -f
 # Store open and single lookups must stay flat as the store grows; listings
 # and whole-store walks (images, ps, df, check, prune) grow with what they show.
 # Results: bench/results/scale-DATE.{tsv,md,svg} and scale-latest.md.
@@ -52,23 +52,24 @@ med_ms() {
 stamp=$(date -u +%Y%m%d-%H%M)
 tsv=$OUT/scale-$stamp.tsv
 mkdir -p "$OUT"
-printf 'layers\timages\tcontainers\topen_us\timage_get_us\tlayer_get_us\timages_ms\tps_ms\tinspect_ms\tdf_ms\tcheck_ms\tprune_ms\n' >"$tsv"
-containers=0
+printf 'layers\timages\tcontainers\topen_us\timage_get_us\tlayer_get_us\timages_ms\tps_ms\tinspect_ms\tct_inspect_ms\tdf_ms\tcheck_ms\tprune_ms\n' >"$tsv"
 for n in $SIZES; do
 	imgs=$((n / 10 > 0 ? n / 10 : 1))
 	t0=$(now)
 	"$FILL" "$R" "$DRIVER" fill "$n" "$imgs" || exit 1
-	while [ $containers -lt "$imgs" ]; do
-		st create --name "c$containers" "scale/img-$containers" true >/dev/null || exit 1
+	# system prune at the last size removed the containers (all created, none running)
+	containers=$(st ps -aq | wc -l)
+	while [ "$containers" -lt "$imgs" ]; do
+		st create --name "c$n-$containers" "scale/img-$containers" true >/dev/null || exit 1
 		containers=$((containers + 1))
 	done
 	echo "bench/scale: $n layers, $imgs images, $containers containers ($(secs "$t0" "$(now)") s to grow)" >&2
 	layer=$(st inspect scale/img-0 | jq -r '.[0].RootFS | (.Layers // .diff_ids)[0]')
 	# a layer's chain id is its diff id when it has no parent
 	read -r open_us img_us layer_us < <("$FILL" "$R" "$DRIVER" time $((RUNS * 20)) scale/img-0 "$layer")
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$imgs" "$containers" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$n" "$imgs" "$containers" \
 		"$open_us" "$img_us" "$layer_us" \
-		"$(med_ms st images)" "$(med_ms st ps -a)" "$(med_ms st inspect scale/img-0)" \
+		"$(med_ms st images)" "$(med_ms st ps -a)" "$(med_ms st inspect scale/img-0)" "$(med_ms st inspect "c$n-$((containers - 1))")" \
 		"$(med_ms st system df)" "$(med_ms st system check)" "$(med_ms st system prune -f)" >>"$tsv"
 done
 
@@ -76,8 +77,8 @@ md=$OUT/scale-$stamp.md
 {
 	echo "# bench/scale.sh, $stamp UTC, driver $DRIVER, medians of $RUNS runs (in-process: $((RUNS * 20)))"
 	echo
-	echo "| layers | images | containers | open µs | image get µs | layer get µs | images ms | ps -a ms | inspect ms | system df ms | system check ms | system prune ms |"
-	echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+	echo "| layers | images | containers | open µs | image get µs | layer get µs | images ms | ps -a ms | inspect ms | container inspect ms | system df ms | system check ms | system prune ms |"
+	echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 	tail -n +2 "$tsv" | awk -F'\t' '{printf "|"; for (i = 1; i <= NF; i++) printf " %s |", $i; print ""}'
 } >"$md"
 cp "$md" "$OUT/scale-latest.md"
@@ -94,8 +95,9 @@ if command -v gnuplot >/dev/null; then
 	     "" using 1:7 skip 1 with linespoints title "strata images", \
 	     "" using 1:8 skip 1 with linespoints title "strata ps -a", \
 	     "" using 1:9 skip 1 with linespoints title "strata inspect", \
-	     "" using 1:10 skip 1 with linespoints title "strata system df", \
-	     "" using 1:11 skip 1 with linespoints title "strata system check"
+	     "" using 1:10 skip 1 with linespoints title "strata inspect CONTAINER", \
+	     "" using 1:11 skip 1 with linespoints title "strata system df", \
+	     "" using 1:12 skip 1 with linespoints title "strata system check"
 	EOF
 fi
 cat "$md"

@@ -9,6 +9,8 @@
  * top layer) and "<id>" (the container layer) on top of it. A container
  * holds its image's top layer with holder "container:<id>".
  *
+ * Names: containers/.names/<name> -> id (container_names.c).
+ *
  * This file: records, lookups and claims. Create, run (start and stop),
  * remove, and changes/commit/export/logs are container_*.c. */
 #include <fcntl.h>
@@ -125,7 +127,7 @@ int ct_fill(struct st_store *s, const char *id, struct st_container *c, struct s
 
 /* by_id: a full id or a unique prefix of 3+ characters also resolves (a
  * name check compares names only: "c96" is a free name even when an id
- * starts with c96, as in docker) */
+ * starts with c96, as in docker). A full id, then a name, then a prefix. */
 static int resolve(struct st_store *s, const char *ref, bool by_id, char id[65], struct st_error *err)
 {
 	if (!ref || !*ref)
@@ -133,34 +135,25 @@ static int resolve(struct st_store *s, const char *ref, bool by_id, char id[65],
 	_cleanup_close_ int dfd = ct_dir(s, err);
 	if (dfd < 0)
 		return dfd;
-	char **names;
-	size_t n;
-	int r = st_list_dir(dfd, &names, &n);
-	if (r < 0)
-		return st_error_set(err, -r, "list containers");
-	size_t hits = 0;
-	for (size_t i = 0; i < n && hits < 2; i++) {
-		if (names[i][0] == '.')
-			continue;
-		if (by_id && strcmp(names[i], ref) == 0) { /* a full id */
-			snprintf(id, 65, "%s", names[i]);
-			hits = 1;
-			break;
-		}
-		char p[256];
-		snprintf(p, sizeof(p), "%s/config.json", names[i]);
-		_cleanup_json_ json_object *o = NULL;
-		struct st_error e2;
-		if (st_json_load_at(dfd, p, &o, &e2) == 0 && strcmp(st_json_str(o, "Name"), ref) == 0) {
-			snprintf(id, 65, "%s", names[i]);
-			hits = 1;
-			break;
-		}
+	struct stat st;
+	if (by_id && st_valid_id(ref) && fstatat(dfd, ref, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		snprintf(id, 65, "%s", ref);
+		return 0;
 	}
-	for (size_t i = 0; by_id && i < n && !hits; i++)
-		if (names[i][0] != '.' && strlen(ref) >= 3 && strncmp(names[i], ref, strlen(ref)) == 0 && hits++ == 0)
-			snprintf(id, 65, "%s", names[i]);
-	st_strv_free(names, n);
+	int r = ref[0] == '.' || strchr(ref, '/') ? -ENOENT : ct_name_find(dfd, ref, id);
+	if (r != -ENOENT)
+		return r < 0 ? st_error_set(err, -r, "find container %s", ref) : 0;
+	size_t hits = 0, len = strlen(ref);
+	if (by_id && len >= 3 && strspn(ref, "0123456789abcdef") == len) {
+		char **names;
+		size_t n;
+		if ((r = st_list_dir(dfd, &names, &n)) < 0)
+			return st_error_set(err, -r, "list containers");
+		for (size_t i = 0; i < n && hits < 2; i++)
+			if (names[i][0] != '.' && strncmp(names[i], ref, len) == 0 && hits++ == 0)
+				snprintf(id, 65, "%s", names[i]);
+		st_strv_free(names, n);
+	}
 	if (hits == 0)
 		return st_error_fail(err, ENOENT, "no such container: %s", ref);
 	if (hits > 1)

@@ -25,6 +25,18 @@ static const char *const nouns[] = {
 	"mendel", "noether", "ostrom", "pascal", "ritchie", "shannon", "thompson", "turing", "volta", "wozniak",
 	"yalow", "zuse", "bardeen", "cerf", "dijkstra", "engelbart", "feynman", "goldberg", "hamilton", "knuth"};
 
+/* a name for a container given none, as docker's: adjective_scientist,
+ * with a digit more on each retry after a taken one */
+static void random_name(char name[129], unsigned retry)
+{
+	unsigned char rb[8] = {0};
+	(void)!getrandom(rb, sizeof(rb), 0);
+	int l = snprintf(name, 129, "%s_%s", adjectives[rb[0] % ST_ARRAY_SIZE(adjectives)],
+			 nouns[rb[1] % ST_ARRAY_SIZE(nouns)]);
+	for (unsigned i = 0; i < retry && i < 6; i++)
+		l += snprintf(name + l, (size_t)(129 - l), "%u", rb[2 + i] % 10u);
+}
+
 static bool valid_name(const char *n)
 {
 	if (!n || !isalnum((unsigned char)n[0]) || strlen(n) > 128 || strlen(n) < 2)
@@ -171,14 +183,10 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 	json_object_object_get_ex(icfg, "config", &ic);
 	st_random_hex(id, 32);
 	char name[129];
-	if (o->name) {
+	if (o->name)
 		snprintf(name, sizeof(name), "%s", o->name);
-	} else {
-		unsigned char rb[2] = {0, 0};
-		(void)!getrandom(rb, 2, 0);
-		snprintf(name, sizeof(name), "%s_%s", adjectives[rb[0] % ST_ARRAY_SIZE(adjectives)],
-			 nouns[rb[1] % ST_ARRAY_SIZE(nouns)]);
-	}
+	else
+		random_name(name, 0);
 	/* the command: entrypoint + cmd, as docker composes them */
 	json_object *ep = o->entrypoint ? json_object_new_array() : array_or_empty(ic, "Entrypoint");
 	if (o->entrypoint && o->entrypoint[0])
@@ -300,9 +308,21 @@ int st_container_create(struct st_store *s, const struct st_container_opts *o, c
 		goto out;
 	if ((r = st_store_lock(s, err)) < 0)
 		goto out;
-	if (ct_name_taken(s, name)) {
+	for (unsigned retry = 1; ct_name_taken(s, name); retry++) {
+		if (o->name || retry > 6) {
+			st_store_unlock(s);
+			r = st_error_fail(err, EEXIST, "the container name \"%s\" is already in use", name);
+			goto out;
+		}
+		random_name(name, retry);
+		json_object_object_add(cfg, "Name", json_object_new_string(name));
+		if ((r = st_json_save_at(cfd, "config.json", cfg, err)) < 0) {
+			st_store_unlock(s);
+			goto out;
+		}
+	}
+	if ((r = ct_name_link(dfd, name, id, err)) < 0) {
 		st_store_unlock(s);
-		r = st_error_fail(err, EEXIST, "the container name \"%s\" is already in use", name);
 		goto out;
 	}
 	struct st_image again;

@@ -102,6 +102,7 @@ int st_container_remove(struct st_store *s, const char *ref, bool force, struct 
 		goto out;
 	}
 	st_fsync_dir(dfd);
+	ct_name_unlink(dfd, c.name, c.id);
 	st_store_unlock(s);
 	/* the runtime's state of it, once it is ours to remove (a start of
 	 * it would have claimed it) */

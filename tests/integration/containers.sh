@@ -143,6 +143,16 @@ $out"
 		out2=$(st create --name "$pfx" base true 2>&1); rc=$?
 	[ $rc = 1 ] && [[ $out2 == *"is already in use"* ]] && pass $t || fail $t "exit $rc: $out2"
 	st rm "$id" "$pfx" >/dev/null 2>&1
+
+	# containers/.names links names to ids; a store made before it (no .names)
+	# is scanned, and indexed the first time a container is named
+	t=containers/$d/names_of_a_store_without_the_name_index_stay_taken
+	a=$(st create --name old-one base true) && rm -rf "$root/containers/.names" &&
+		out=$(st create --name old-one base true 2>&1); rc=$?
+	b=$(st create --name new-one base true) && [ "$(st inspect old-one | jq -r '.[0].Id')" = "$a" ] &&
+		[ "$(readlink "$root/containers/.names/old-one")" = "$a" ] && [ -e "$root/containers/.names/.complete" ] &&
+		st rm old-one new-one >/dev/null && [ ! -e "$root/containers/.names/old-one" ] &&
+		[ $rc = 1 ] && [[ $out == *"is already in use"* ]] && pass $t || fail $t "exit $rc: $out"
 }
 
 command -v jq >/dev/null || { echo "SKIP containers: jq missing (scripts/deps.sh installs it)"; exit 0; }
