@@ -21,9 +21,7 @@ set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
 . bench/lib.sh
-BUILD=${BUILD:-build}
-case $BUILD in /*) B=$BUILD ;; *) B=$TOP/$BUILD ;; esac
-BIN=${STRATA_BIN:-$B/strata}
+bench_build
 RUNS=${1:-${RUNS:-3}}
 OUT=${OUT:-$TOP/bench/results}
 export LC_ALL=C DOCKER_BUILDKIT=0

@@ -19,3 +19,11 @@ bench_rm_dir() {
 	for m in $(awk -v t="$1" 'index($2, t) == 1 {print $2}' /proc/mounts | sort -r); do umount -l "$m" 2>/dev/null; done
 	rm -rf "$1"
 }
+
+# bench_build: B, the build directory (BUILD, default build; relative to the
+# top of the tree), and BIN, its strata (STRATA_BIN overrides)
+bench_build() {
+	BUILD=${BUILD:-build}
+	case $BUILD in /*) B=$BUILD ;; *) B=$(pwd)/$BUILD ;; esac
+	BIN=${STRATA_BIN:-$B/strata}
+}

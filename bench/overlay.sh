@@ -22,9 +22,7 @@ set -eu
 cd "$(dirname "$0")/.."
 . bench/lib.sh
 TOP=$PWD
-BUILD=${BUILD:-build}
-case $BUILD in /*) B=$BUILD ;; *) B=$TOP/$BUILD ;; esac
-BIN=${STRATA_BIN:-$B/strata}
+bench_build
 RUNS=${1:-5}
 [ "$(id -u)" = 0 ] || { echo "SKIP bench/overlay: needs root (mounts)"; exit 0; }
 [ -x "$BIN" ] && [ -f "$B/libstrata.a" ] || { echo "bench/overlay: $B is not built" >&2; exit 1; }

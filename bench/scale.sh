@@ -17,9 +17,7 @@ set -u
 cd "$(dirname "$0")/.."
 TOP=$PWD
 . bench/lib.sh
-BUILD=${BUILD:-build}
-case $BUILD in /*) B=$BUILD ;; *) B=$TOP/$BUILD ;; esac
-BIN=${STRATA_BIN:-$B/strata}
+bench_build
 RUNS=${1:-${RUNS:-5}}
 SIZES=${SIZES:-10 100 1000 10000}
 DRIVER=${DRIVER:-vfs}

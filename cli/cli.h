@@ -94,6 +94,11 @@ void cli_fmt_discard(struct cli_fmt *f);
 /* cli_print_list, or the template's rows when there is one. */
 struct cli_table;
 int cli_list_end(struct cli_table *t, struct json_object *a, struct cli_fmt *f, bool quiet, const char *const *titles);
+/* A listing's --format (option 'F') and --filter (option 'f') as cli_opt
+ * returns them: -1 when o is another option or was taken, else the exit
+ * code of a bad one (printed; fmt and filters then freed). */
+struct st_kvlist;
+int cli_list_opt(struct cli *c, int o, struct cli_fmt *fmt, struct st_kvlist *filters);
 /* inspect: o (an array: each element) through the template, else pretty JSON; drops o. */
 int cli_print_formatted(struct json_object *o, struct cli_fmt *f);
 extern const char *const cli_titles_images[], *const cli_titles_ps[], *const cli_titles_volumes[],

@@ -381,24 +381,17 @@ int cmd_ps(struct cli *c, int argc, char **argv)
 	struct cli_fmt fmt = {0};
 	struct st_kvlist filters = {0};
 	struct st_error err = {0};
-	int o;
+	int o, rc;
 	while ((o = cli_opt(c, argc, argv, "aqf:", opts))) {
 		if (o == 'a')
 			all = true;
 		if (o == 'q')
 			quiet = true;
-		if (o == 'F' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0) {
-			st_kvlist_free(&filters);
-			return EXIT_ERR;
-		}
-		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
-			st_kvlist_free(&filters);
-			cli_fmt_discard(&fmt);
-			return cli_usage(c, "%s", err.msg);
-		}
+		if ((rc = cli_list_opt(c, o, &fmt, &filters)) >= 0)
+			return rc;
 	}
 	struct st_store *s;
-	int rc = cli_args(c, argc, 0, 0, NULL, &s);
+	rc = cli_args(c, argc, 0, 0, NULL, &s);
 	struct st_container *v;
 	size_t n;
 	if (rc < 0 && st_container_list_filtered(s, &filters, all, &v, &n, &err) < 0)

@@ -208,14 +208,8 @@ int cmd_images(struct cli *c, int argc, char **argv)
 	while ((o = cli_opt(c, argc, argv, "qf:", opts))) {
 		if (o == 'q')
 			ir.quiet = true;
-		if (o == 'F' && (cli_fmt_discard(&fmt), cli_format_parse(c, optarg, true, &fmt)) != 0) {
-			rc = EXIT_ERR;
-			goto out;
-		}
-		if (o == 'f' && st_filter_add(&filters, optarg, &err) < 0) {
-			cli_usage(c, "%s", err.msg);
-			goto out;
-		}
+		if ((rc = cli_list_opt(c, o, &fmt, &filters)) >= 0)
+			return rc;
 		if (o == OPT_DIGESTS)
 			ir.digests = true;
 		if (o == OPT_NO_TRUNC)

@@ -157,6 +157,21 @@ void cli_fmt_discard(struct cli_fmt *f)
 	memset(f, 0, sizeof(*f));
 }
 
+int cli_list_opt(struct cli *c, int o, struct cli_fmt *fmt, struct st_kvlist *filters)
+{
+	struct st_error err = {0};
+	int rc = -1;
+	if (o == 'F' && (cli_fmt_discard(fmt), cli_format_parse(c, optarg, true, fmt)) != 0)
+		rc = EXIT_ERR;
+	else if (o == 'f' && st_filter_add(filters, optarg, &err) < 0)
+		rc = cli_usage(c, "%s", err.msg);
+	if (rc >= 0) {
+		cli_fmt_discard(fmt);
+		st_kvlist_free(filters);
+	}
+	return rc;
+}
+
 int cli_list_end(struct cli_table *t, json_object *a, struct cli_fmt *f, bool quiet, const char *const *titles)
 {
 	if (!f->tmpl) {
