@@ -9,11 +9,13 @@
 #define _XOPEN_SOURCE 700
 #include <ctype.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "base/base.h"
 #include "store/store.h"
 #include "image/image.h"
+#include "image_int.h"
 
 void st_image_free(struct st_image *img)
 {
@@ -189,9 +191,19 @@ static int repos_load(struct st_store *s, json_object **out, struct st_error *er
 	return 0;
 }
 
+/* the file, then its index (image_refs.c): the index is only an index,
+ * and one left behind makes lookups parse the file until the next save */
 static int repos_save(struct st_store *s, json_object *o, struct st_error *err)
 {
-	return st_json_save_at(s->root_fd, "repositories.json", o, err);
+	bool current = img_refs_current(s);
+	_cleanup_json_ json_object *old = NULL;
+	struct st_error e2;
+	if (current && repos_load(s, &old, &e2) < 0)
+		old = NULL;
+	int r = st_json_save_at(s->root_fd, "repositories.json", o, err);
+	if (r >= 0)
+		img_refs_update(s, old, o, current, &e2);
+	return r;
 }
 
 /* ----------------------------------------------------------- images */
@@ -209,8 +221,18 @@ static bool is_hex(const char *p)
 	return true;
 }
 
+static void push_ref(struct st_image *img, const char *ref)
+{
+	if (strchr(ref, '@'))
+		st_strv_push(&img->digests, &img->ndigests, ref);
+	else
+		st_strv_push(&img->tags, &img->ntags, ref);
+}
+
+/* the image's references: those of repos that name it, or own (a JSON
+ * array of them) when repos is NULL */
 static int fill_image(struct st_store *s, const char *hex, struct st_image *img, json_object *repos,
-		      struct st_error *err)
+		      json_object *own, struct st_error *err)
 {
 	memset(img, 0, sizeof(*img));
 	_cleanup_close_ int dfd = images_dir(s, err);
@@ -244,19 +266,19 @@ static int fill_image(struct st_store *s, const char *hex, struct st_image *img,
 		}
 	}
 	snprintf(img->top, sizeof(img->top), "%s", chain);
+	for (size_t i = 0; !repos && own && i < json_object_array_length(own); i++)
+		push_ref(img, json_object_get_string(json_object_array_get_idx(own, i)));
+	if (!repos)
+		return 0;
 	json_object_object_foreach(repos, tag, v)
-	{
-		if (strcmp(json_object_get_string(v), img->id) != 0)
-			continue;
-		if (strchr(tag, '@'))
-			st_strv_push(&img->digests, &img->ndigests, tag);
-		else
-			st_strv_push(&img->tags, &img->ntags, tag);
-	}
+	if (strcmp(json_object_get_string(v), img->id) == 0)
+		push_ref(img, tag);
 	return 0;
 }
 
-static int resolve(struct st_store *s, const char *ref, json_object *repos, char hex[65], struct st_error *err)
+/* A hex id or unique prefix ("sha256:" or not): 1 and hex; 0 when ref is
+ * no id, and norm its normalised reference (or repository digest). */
+static int resolve_id(struct st_store *s, const char *ref, char hex[65], char norm[400], struct st_error *err)
 {
 	if (!ref || !*ref)
 		return st_error_fail(err, EINVAL, "empty image reference");
@@ -264,7 +286,11 @@ static int resolve(struct st_store *s, const char *ref, json_object *repos, char
 	_cleanup_close_ int dfd = images_dir(s, err);
 	if (dfd < 0)
 		return dfd;
-	/* a hex id or unique prefix */
+	struct stat st;
+	if (strlen(h) == 64 && is_hex(h) && fstatat(dfd, h, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		snprintf(hex, 65, "%s", h);
+		return 1;
+	}
 	if (strlen(h) >= 4 && strlen(h) <= 64 && is_hex(h)) {
 		char **names;
 		size_t n, hits = 0;
@@ -277,16 +303,20 @@ static int resolve(struct st_store *s, const char *ref, json_object *repos, char
 		if (hits > 1)
 			return st_error_fail(err, EINVAL, "image id prefix \"%s\" is ambiguous", ref);
 		if (hits == 1)
-			return 0;
+			return 1;
 		if (h != ref)
 			return st_error_fail(err, ENOENT, "no such image: %s", ref);
 	}
-	char norm[400];
-	int r = st_image_ref_digest(ref, norm, sizeof(norm), err);
+	int r = st_image_ref_digest(ref, norm, 400, err);
 	if (r < 0)
 		return r;
-	if (r == 0 && st_image_ref_normalize(ref, norm, sizeof(norm), err) < 0)
+	if (r == 0 && st_image_ref_normalize(ref, norm, 400, err) < 0)
 		return st_error_fail(err, ENOENT, "no such image: %s", ref);
+	return 0;
+}
+
+static int resolve_in(struct st_store *s, json_object *repos, const char *norm, char hex[65], struct st_error *err)
+{
 	json_object *v;
 	if (!json_object_object_get_ex(repos, norm, &v))
 		return st_error_fail(err, ENOENT, "no such image: %s", norm);
@@ -297,14 +327,30 @@ static int resolve(struct st_store *s, const char *ref, json_object *repos, char
 	return 0;
 }
 
+static int resolve(struct st_store *s, const char *ref, json_object *repos, char hex[65], struct st_error *err)
+{
+	char norm[400];
+	int r = resolve_id(s, ref, hex, norm, err);
+	return r != 0 ? (r < 0 ? r : 0) : resolve_in(s, repos, norm, hex, err);
+}
+
 int st_image_get(struct st_store *s, const char *ref, struct st_image *out, struct st_error *err)
 {
+	char hex[65], norm[400];
+	int byid = resolve_id(s, ref, hex, norm, err);
+	if (byid < 0)
+		return byid;
+	/* the index first: one link and one small file, however many images */
+	_cleanup_json_ json_object *own = NULL;
+	int r = img_refs_lookup(s, byid ? NULL : norm, hex, &own);
+	if (r == 0)
+		return fill_image(s, hex, out, NULL, own, err);
+	if (r == -ENOENT)
+		return st_error_fail(err, ENOENT, "no such image: %s", norm);
 	_cleanup_json_ json_object *repos = NULL;
-	char hex[65];
-	int r = repos_load(s, &repos, err);
-	if (r < 0 || (r = resolve(s, ref, repos, hex, err)) < 0)
+	if ((r = repos_load(s, &repos, err)) < 0 || (!byid && (r = resolve_in(s, repos, norm, hex, err)) < 0))
 		return r;
-	return fill_image(s, hex, out, repos, err);
+	return fill_image(s, hex, out, repos, NULL, err);
 }
 
 int st_image_list(struct st_store *s, struct st_image **out, size_t *n, struct st_error *err)
@@ -329,7 +375,7 @@ int st_image_list(struct st_store *s, struct st_image **out, size_t *n, struct s
 	}
 	for (size_t i = 0; i < nn; i++) {
 		struct st_error e2;
-		if (names[i][0] != '.' && fill_image(s, names[i], &v[*n], repos, &e2) == 0)
+		if (names[i][0] != '.' && fill_image(s, names[i], &v[*n], repos, NULL, &e2) == 0)
 			(*n)++;
 	}
 	st_strv_free(names, nn);
@@ -453,7 +499,7 @@ static int delete_image(struct st_store *s, const char *hex, struct st_error *er
 	snprintf(holder, sizeof(holder), "image:%s", id);
 	struct st_image img;
 	_cleanup_json_ json_object *repos = json_object_new_object();
-	int r = fill_image(s, hex, &img, repos, err);
+	int r = fill_image(s, hex, &img, repos, NULL, err);
 	if (r < 0)
 		return r;
 	_cleanup_close_ int dfd = images_dir(s, err);
