@@ -109,6 +109,9 @@ int st_replace_file_at(int dirfd, const char *name, const void *data, size_t len
 		       mode_t mode, struct st_error *err);
 int st_read_file_at(int dirfd, const char *name, char **out, size_t *len, struct st_error *err);
 int st_fsync_dir(int dirfd);
+/* name (in dirfd) made a symbolic link to target, replacing what was there,
+ * by a temp link and rename (no fsync); -errno */
+int st_symlink_replace_at(int dirfd, const char *name, const char *target);
 
 /* Sorted (bytewise) entries of a directory, without . and .. */
 int st_list_dir(int dirfd, char ***names, size_t *n);

@@ -96,6 +96,20 @@ void st_fd_path(char *buf, size_t len, int dirfd, const char *name)
 		snprintf(buf, len, "/proc/self/fd/%d", dirfd);
 }
 
+int st_symlink_replace_at(int dirfd, const char *name, const char *target)
+{
+	char tmp[NAME_MAX + 1];
+	if (snprintf(tmp, sizeof(tmp), ".tmp-%s", name) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	unlinkat(dirfd, tmp, 0);
+	if (symlinkat(target, dirfd, tmp) < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
+		int e = errno;
+		unlinkat(dirfd, tmp, 0);
+		return -e;
+	}
+	return 0;
+}
+
 int st_fsync_dir(int dirfd)
 {
 	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);

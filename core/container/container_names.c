@@ -70,17 +70,6 @@ int ct_name_find(int dfd, const char *name, char id[65])
 	return scan(dfd, name, id);
 }
 
-/* name -> id, replacing what was there (a link to no container) */
-static int put_link(int nfd, const char *name, const char *id)
-{
-	char tmp[NAME_MAX + 1];
-	snprintf(tmp, sizeof(tmp), ".tmp-%s", name);
-	unlinkat(nfd, tmp, 0);
-	if (symlinkat(id, nfd, tmp) < 0 || renameat(nfd, tmp, nfd, name) < 0)
-		return -errno;
-	return 0;
-}
-
 /* links for the named containers of a store made before the index */
 static int complete(int dfd, int nfd)
 {
@@ -98,7 +87,7 @@ static int complete(int dfd, int nfd)
 		struct st_error e;
 		const char *nm = st_json_load_at(dfd, p, &o, &e) == 0 ? st_json_str(o, "Name") : "";
 		if (*nm && nm[0] != '.' && !strchr(nm, '/'))
-			r = put_link(nfd, nm, names[i]);
+			r = st_symlink_replace_at(nfd, nm, names[i]);
 	}
 	st_strv_free(names, n);
 	if (r >= 0 && (r = st_fsync_dir(nfd)) >= 0) {
@@ -121,7 +110,7 @@ int ct_name_link(int dfd, const char *name, const char *id, struct st_error *err
 	int r = 0;
 	if (faccessat(nfd, COMPLETE, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && (r = complete(dfd, nfd)) < 0)
 		return st_error_set(err, -r, "index the container names in containers/" NAMES);
-	if ((r = put_link(nfd, name, id)) < 0 || (r = st_fsync_dir(nfd)) < 0)
+	if ((r = st_symlink_replace_at(nfd, name, id)) < 0 || (r = st_fsync_dir(nfd)) < 0)
 		return st_error_set(err, -r, "record the container name %s in containers/" NAMES, name);
 	return 0;
 }

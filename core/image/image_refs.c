@@ -105,16 +105,6 @@ int img_refs_lookup(struct st_store *s, const char *norm, char hex[65], json_obj
 
 /* ---------------------------------------------------------- writing */
 
-static int put_link(int nfd, const char *name, const char *target)
-{
-	char tmp[NAME_MAX + 1];
-	snprintf(tmp, sizeof(tmp), ".tmp-%s", name);
-	unlinkat(nfd, tmp, 0);
-	if (symlinkat(target, nfd, tmp) < 0 || renameat(nfd, tmp, nfd, name) < 0)
-		return -errno;
-	return 0;
-}
-
 /* image hex's entry: its references in repos (the file gone when none) */
 static int put_own(int nfd, const char *hex, json_object *repos, bool sync, struct st_error *err)
 {
@@ -139,7 +129,7 @@ static int put_ref(int nfd, const char *ref, json_object *v)
 	ref_key(ref, key);
 	const char *id = v ? json_object_get_string(v) : NULL;
 	if (id && st_valid_digest(id))
-		return put_link(nfd, key + 7, id + 7);
+		return st_symlink_replace_at(nfd, key + 7, id + 7);
 	return unlinkat(nfd, key + 7, 0) < 0 && errno != ENOENT ? -errno : 0;
 }
 
