@@ -86,3 +86,18 @@ int st_test_main(Suite *s)
 	srunner_free(sr);
 	return failed == 0 ? 0 : 1;
 }
+
+struct st_store *st_test_vfs_store(const char *tag, char **tmp, char *root)
+{
+	*tmp = st_test_mkdtemp(tag);
+	ck_assert_ptr_nonnull(*tmp);
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/store", *tmp);
+	if (root)
+		snprintf(root, 4096, "%s", path);
+	struct st_error err = {0};
+	struct st_store_config cfg = {.root = path, .driver = "vfs"};
+	struct st_store *s = NULL;
+	ST_OK(st_store_open(&cfg, &s, &err), &err);
+	return s;
+}

@@ -30,6 +30,9 @@
 /* A fresh directory under $STRATA_TEST_TMP (default /tmp); removed by
  * st_test_rmtree. */
 char *st_test_mkdtemp(const char *tag);
+/* A vfs store at <a new temp dir>/store: the dir in *tmp (st_test_rmtree and
+ * free it), the root's path in root (4096 bytes) when not NULL. */
+struct st_store *st_test_vfs_store(const char *tag, char **tmp, char *root);
 void st_test_rmtree(const char *path);
 /* Run a shell command; returns its exit status (or -1). */
 int st_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -17,13 +17,7 @@ static struct st_store *store;
 
 static void setup(void)
 {
-	tmp = st_test_mkdtemp("filters");
-	ck_assert_ptr_nonnull(tmp);
-	char root[4096];
-	snprintf(root, sizeof(root), "%s/store", tmp);
-	struct st_error err = {0};
-	struct st_store_config cfg = {.root = root, .driver = "vfs"};
-	ST_OK(st_store_open(&cfg, &store, &err), &err);
+	store = st_test_vfs_store("filters", &tmp, NULL);
 }
 
 static void teardown(void)

@@ -18,12 +18,7 @@ static struct st_store *store;
 
 static void setup(void)
 {
-	tmp = st_test_mkdtemp("image-refs");
-	ck_assert_ptr_nonnull(tmp);
-	snprintf(root, sizeof(root), "%s/store", tmp);
-	struct st_error err = {0};
-	struct st_store_config cfg = {.root = root, .driver = "vfs"};
-	ST_OK(st_store_open(&cfg, &store, &err), &err);
+	store = st_test_vfs_store("image-refs", &tmp, root);
 }
 
 static void teardown(void)
