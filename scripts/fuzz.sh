@@ -33,7 +33,7 @@ for bin in "$build"/fuzz/fuzz_*; do
 	grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb|^#[0-9]+.*DONE' "$log" | sed 's/^/   /'
 	if [ $rc -ne 0 ]; then
 		echo "FAIL fuzz/$name: exit $rc; input kept as: $(ls -t "$build/crashes/$name-"* 2>/dev/null | head -1)"
-		grep -m 20 -E 'ERROR|SUMMARY|fuzz: |==[0-9]+==' "$log" | sed 's/^/   /'
+		grep -m 24 -E 'ERROR|SUMMARY|fuzz: |==[0-9]+==|^ +#[1-5] .* in [a-z_]+ \S+\.c:' "$log" | sed 's/^/   /'
 		fails=$((fails + 1))
 	else
 		echo "PASS fuzz/$name"

@@ -252,12 +252,16 @@ int fmt_lex(const char *text, struct fmt_tokens *out, struct st_error *err)
 			c0++;
 		if (c0 + 1 < l.n && l.s[c0] == '/' && l.s[c0 + 1] == '*') {
 			const char *ce = strstr(l.s + c0 + 2, "*/");
-			if (!ce)
-				return lex_fail(&l, tend, "unclosed comment", NULL);
+			if (!ce) {
+				rc = lex_fail(&l, tend, "unclosed comment", NULL);
+				break;
+			}
 			l.pos = (size_t)(ce - l.s) + 2;
 			size_t rl = at_right(&l, &trim_next);
-			if (!rl)
-				return lex_fail(&l, tend, "comment ends before closing delimiter", NULL);
+			if (!rl) {
+				rc = lex_fail(&l, tend, "comment ends before closing delimiter", NULL);
+				break;
+			}
 			l.pos += rl;
 			continue;
 		}
